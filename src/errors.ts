@@ -23,10 +23,12 @@ export const ERROR_CODES = {
   PGW_POLICY_CERT_VALIDATION_DISABLED: 'Policy rule: certificate validation is disabled.',
   PGW_POLICY_TLS_MIN_VERSION: 'Policy rule: a TLS version below 1.2 is allowed.',
   PGW_POLICY_PASSWORD_FROM_DOTENV: 'Policy rule: the password was read from a .env file.',
-  PGW_POLICY_PASSWORD_PLAINTEXT_ENV: 'Policy rule (strict profile): the password is a plaintext environment variable.',
+  PGW_POLICY_PASSWORD_PLAINTEXT_ENV:
+    'Policy rule (strict profile): the password is a plaintext environment variable.',
   PGW_POLICY_PASSWORD_IN_URL: 'Policy rule (strict profile): the password is embedded in the connection URL.',
   PGW_POLICY_WEAK_PASSWORD: 'Policy rule: the password is short, common or equal to the user name.',
-  PGW_POLICY_PRIVILEGED_ROLE: 'Policy rule: the connected role is a superuser or holds a dangerous attribute.',
+  PGW_POLICY_PRIVILEGED_ROLE:
+    'Policy rule: the connected role is a superuser or holds a dangerous attribute.',
   // TLS
   PGW_TLS_SERVER_NO_SSL: 'The server does not accept TLS but the sslmode requires it.',
   PGW_TLS_CERT_UNTRUSTED: 'The server certificate does not chain to a trusted root.',
@@ -34,6 +36,7 @@ export const ERROR_CODES = {
   PGW_TLS_HOSTNAME_MISMATCH: 'The server certificate does not name the host connected to.',
   PGW_TLS_ROOT_CERT_MISSING: 'A verifying sslmode has no root certificate to verify against.',
   PGW_TLS_KEY_PASSPHRASE: 'The client key is encrypted and the passphrase is missing or wrong.',
+  PGW_TLS_KEY_PERMISSIONS: 'The client key file is readable by group or others (libpq refuses it too).',
   PGW_TLS_INVALID_PEM: 'A CA, certificate or key is not valid PEM.',
   PGW_TLS_CHANNEL_BINDING: 'channel_binding=require could not be satisfied.',
   PGW_TLS_HANDSHAKE: 'The TLS handshake failed for another reason.',
@@ -53,6 +56,21 @@ export const ERROR_CODES = {
   PGW_QUERY_FAILED: 'The server reported an error for a query; sqlstate and fields are kept.',
   PGW_QUERY_CONNECTION_LOST: 'The connection was lost while a query ran; it may or may not have executed.',
   PGW_SQL_INVALID: 'A sql`` fragment or identifier is malformed.',
+  // secrets backends
+  PGW_SECRET_CONFIG: 'A secrets backend setting is missing or invalid (e.g. VAULT_ADDR unset).',
+  PGW_SECRET_UNKNOWN_BACKEND: 'SECRETS_BACKEND names no known backend.',
+  PGW_SECRET_NOT_ALLOWED:
+    'This secrets backend is not allowed in this environment (e.g. dotenv in production).',
+  PGW_SECRET_FILE_PERMISSIONS: 'A secret file is readable by group or others.',
+  PGW_SECRET_NOT_FOUND: 'The secret (or secret file, or Vault path) does not exist.',
+  PGW_SECRET_ACCESS_DENIED: 'The backend refused access to the secret.',
+  PGW_SECRET_MALFORMED: 'The secret value is not in the expected format (e.g. invalid JSON).',
+  PGW_SECRET_FIELD_MISSING: 'The secret lacks a required field (e.g. password).',
+  PGW_SECRET_BACKEND_UNAVAILABLE: 'The backend could not be reached or answered with a server error.',
+  PGW_SECRET_VAULT_SEALED: 'Vault is sealed (HTTP 503).',
+  PGW_SECRET_TOKEN_EXPIRED: 'The backend token is expired or revoked (Vault 403).',
+  PGW_SECRET_LEASE_NOT_RENEWABLE: 'A Vault lease cannot be renewed.',
+  PGW_SECRET_STALE: 'Warning: the backend failed, so cached credentials are served within the stale grace.',
   // CLI
   PGW_CLI_USAGE: 'The command line is malformed.',
 } as const;
@@ -99,6 +117,8 @@ export class TlsError extends PgwardenError {}
 export class ConnectionError extends PgwardenError {}
 export class PoolError extends PgwardenError {}
 export class SqlError extends PgwardenError {}
+/** Errors of secrets backends; the message names the backend and never the secret. */
+export class SecretError extends PgwardenError {}
 export class CliUsageError extends PgwardenError {
   constructor(message: string, options: PgwardenErrorOptions = {}) {
     super('PGW_CLI_USAGE', message, options);
@@ -122,7 +142,9 @@ export class PolicyError extends PgwardenError {
       'PGW_POLICY_VIOLATION',
       `Refusing to start in ${environment}: ${violations.length} policy violation(s):\n${list}\n`,
     );
-    this.violations = Object.freeze(violations.map((v) => Object.freeze({ ...v, message: redact(v.message) })));
+    this.violations = Object.freeze(
+      violations.map((v) => Object.freeze({ ...v, message: redact(v.message) })),
+    );
   }
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), violations: this.violations };
@@ -143,7 +165,12 @@ export class QueryError extends PgwardenError {
   readonly constraint: string | undefined;
   readonly schema: string | undefined;
 
-  constructor(code: ErrorCode, message: string, fields: DatabaseErrorFields, options: PgwardenErrorOptions = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    fields: DatabaseErrorFields,
+    options: PgwardenErrorOptions = {},
+  ) {
     super(code, message, options);
     this.sqlstate = fields.code;
     this.detail = fields.detail === undefined ? undefined : redact(fields.detail);

@@ -1,0 +1,102 @@
+import { normalizeEnvironment } from '../../config/environment.js';
+import { POLICY_PROFILES, type PolicyProfile } from '../../config/schema.js';
+import { runDoctor, type DoctorReport } from '../../doctor/doctor.js';
+import { CliUsageError } from '../../errors.js';
+import { redactValue } from '../../redact/redactor.js';
+import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
+
+interface DoctorFlags {
+  url?: string;
+  env?: string;
+  policy?: string;
+  json?: boolean;
+}
+
+export async function doctorCommand(flags: DoctorFlags): Promise<number> {
+  const environment = flags.env === undefined ? undefined : normalizeEnvironment(flags.env);
+  if (flags.env !== undefined && !environment) {
+    throw new CliUsageError(`--env "${flags.env}" is not an environment.`, {
+      option: '--env',
+      fix: 'Use production, staging, development or test.',
+    });
+  }
+  if (flags.policy !== undefined && !(POLICY_PROFILES as readonly string[]).includes(flags.policy)) {
+    throw new CliUsageError(`--policy "${flags.policy}" is not a policy profile.`, {
+      option: '--policy',
+      fix: 'Use standard or strict.',
+    });
+  }
+  const report = await runDoctor({
+    ...(flags.url !== undefined ? { url: flags.url } : {}),
+    ...(environment ? { environment } : {}),
+    ...(flags.policy ? { policy: flags.policy as PolicyProfile } : {}),
+  });
+  process.stdout.write(
+    flags.json ? `${JSON.stringify(redactValue(report), null, 2)}\n` : formatDoctor(report),
+  );
+  return report.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+const mark = (ok: boolean): string => (ok ? '✓' : '✗');
+
+export function formatDoctor(report: DoctorReport): string {
+  const lines: string[] = [];
+  if (report.error) {
+    lines.push(`✗ configuration: [${report.error.code}] ${report.error.message}`);
+    return `${lines.join('\n')}\n`;
+  }
+  const c = report.config as Record<string, unknown>;
+  lines.push(
+    `pgwarden doctor — environment ${report.environment}, policy ${report.policy}`,
+    '',
+    'Configuration',
+  );
+  for (const key of [
+    'host',
+    'port',
+    'database',
+    'user',
+    'password',
+    'sslMode',
+    'effectiveSslMode',
+    'sslRootCert',
+    'sslCert',
+    'sslMinVersion',
+    'channelBinding',
+  ]) {
+    lines.push(`  ${key.padEnd(18)} ${String(c[key])}`);
+  }
+  for (const w of report.warnings) lines.push(`  ! [${w.code}] ${w.message}`);
+  lines.push('', 'Policy');
+  if (report.violations.length === 0) lines.push('  ✓ no violations');
+  for (const v of report.violations) lines.push(`  ✗ [${v.code}] ${v.message}`, `      fix: ${v.fix}`);
+  const conn = report.connection;
+  lines.push('', 'Connection');
+  if (!conn) lines.push('  - not attempted');
+  else if (conn.skipped) lines.push(`  - skipped: ${conn.skipped}`);
+  else if (!conn.ok && conn.error) lines.push(`  ✗ [${conn.error.code}] ${conn.error.message}`);
+  else {
+    lines.push(`  ✓ connected to PostgreSQL ${conn.serverVersion ?? '?'}`);
+    if (conn.tls) {
+      lines.push(`  ${mark(true)} TLS ${conn.tls.protocol} ${conn.tls.cipher}`);
+      if (conn.tls.certificate) {
+        const cert = conn.tls.certificate;
+        lines.push(
+          `    server certificate: ${cert.subject}`,
+          `    issued by:          ${cert.issuer}`,
+          `    expires:            ${cert.validTo} (${cert.daysLeft} days)`,
+        );
+      }
+    } else lines.push(`  ${mark(false)} not encrypted`);
+    lines.push(`  authentication: ${conn.authMechanism}`);
+    if (conn.role) {
+      const attrs = (['superuser', 'createRole', 'createDb', 'bypassRls', 'replication'] as const).filter(
+        (k) => conn.role![k],
+      );
+      lines.push(`  role ${conn.role.name}: ${attrs.length ? attrs.join(', ') : 'no elevated attributes'}`);
+    }
+    for (const [key, value] of Object.entries(conn.session ?? {})) lines.push(`  ${key} = ${value}`);
+  }
+  lines.push('', report.ok ? '✓ compliant' : '✗ not compliant');
+  return `${lines.join('\n')}\n`;
+}

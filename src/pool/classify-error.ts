@@ -1,0 +1,209 @@
+/**
+ * Turns what pg, node:net and node:tls throw while connecting into coded
+ * errors that name the option to change. The original error is kept, redacted,
+ * as `cause`.
+ */
+import { ConnectionError, PgwardenError, QueryError, TlsError, type ErrorCode } from '../errors.js';
+
+export interface ConnectContext {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly database: string;
+  readonly sslMode: string;
+}
+
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
+]);
+
+function fields(error: unknown): { code: string; message: string; sqlstate: string | undefined } {
+  const e = error as { code?: unknown; message?: unknown; severity?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : '';
+  // pg's DatabaseError carries the SQLSTATE in `code` and always has `severity`.
+  const sqlstate = typeof e?.severity === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  return { code, message: typeof e?.message === 'string' ? e.message : String(error), sqlstate };
+}
+
+/** A coded error for a failure while opening a connection. */
+export function classifyConnectError(error: unknown, ctx: ConnectContext): PgwardenError {
+  if (error instanceof PgwardenError) return error;
+  const { code, message, sqlstate } = fields(error);
+  const where = `${ctx.host}:${ctx.port}`;
+  const make = (kind: 'conn' | 'tls', errorCode: ErrorCode, text: string, option: string, fix: string) =>
+    kind === 'tls'
+      ? new TlsError(errorCode, text, { option, fix, cause: error })
+      : new ConnectionError(errorCode, text, { option, fix, cause: error });
+
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return make(
+      'tls',
+      'PGW_TLS_CERT_EXPIRED',
+      `The server certificate of ${where} is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'}.`,
+      'server certificate',
+      'Renew the server certificate (ssl_cert_file) and reload PostgreSQL.',
+    );
+  }
+  if (UNTRUSTED.has(code)) {
+    return make(
+      'tls',
+      'PGW_TLS_CERT_UNTRUSTED',
+      `The server certificate of ${where} does not chain to the configured root certificate (${code}).`,
+      'sslRootCert',
+      'Set DB_SSL_CA / PGSSLROOTCERT to the CA that signed the server certificate.',
+    );
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return make(
+      'tls',
+      'PGW_TLS_HOSTNAME_MISMATCH',
+      `The server certificate does not name "${ctx.host}" (sslmode ${ctx.sslMode}).`,
+      'host',
+      'Connect with a host name the certificate lists, set sslServerName to the certified name, or reissue the certificate with this name.',
+    );
+  }
+  if (/does not support SSL/i.test(message)) {
+    return make(
+      'tls',
+      'PGW_TLS_SERVER_NO_SSL',
+      `The server at ${where} does not accept TLS, but sslmode is ${ctx.sslMode}.`,
+      'sslMode',
+      'Enable ssl on the server (ssl = on with a certificate); disable TLS only for local development.',
+    );
+  }
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /\bssl|tls\b|handshake/i.test(message)) {
+    return make(
+      'tls',
+      'PGW_TLS_HANDSHAKE',
+      `The TLS handshake with ${where} failed: ${message}`,
+      'sslMode',
+      'Check the server TLS settings (ssl_min_protocol_version, ciphers) and the client certificate.',
+    );
+  }
+  if (sqlstate === '28P01' || /SASL: SCRAM-SERVER-FINAL-MESSAGE/.test(message)) {
+    return make(
+      'conn',
+      'PGW_CONN_AUTH_FAILED',
+      `The server rejected the password of user "${ctx.user}".`,
+      'password',
+      'Check the password (DB_PASSWORD, PGPASSWORD or the secrets backend) and whether it has expired (VALID UNTIL).',
+    );
+  }
+  if (sqlstate === '28000') {
+    if (/pg_hba\.conf/.test(message)) {
+      return make(
+        'conn',
+        'PGW_CONN_HBA_REJECTED',
+        `No pg_hba.conf rule admits user "${ctx.user}" to database "${ctx.database}" from here (sslmode ${ctx.sslMode}).`,
+        'sslMode',
+        'Add a matching hostssl rule to pg_hba.conf, or connect with the sslmode the server requires.',
+      );
+    }
+    return make(
+      'conn',
+      'PGW_CONN_AUTH_FAILED',
+      `The server refused user "${ctx.user}": ${message}`,
+      'user',
+      'Check the user name, that the role exists and has LOGIN.',
+    );
+  }
+  if (sqlstate === '3D000') {
+    return make(
+      'conn',
+      'PGW_CONN_DATABASE_NOT_FOUND',
+      `Database "${ctx.database}" does not exist on ${where}.`,
+      'database',
+      'Check DB_NAME / PGDATABASE / the URL path, or create the database.',
+    );
+  }
+  if (code === 'ECONNREFUSED') {
+    return make(
+      'conn',
+      'PGW_CONN_REFUSED',
+      `Nothing accepts connections at ${where}.`,
+      'host',
+      'Check that PostgreSQL runs there, that listen_addresses and port match, and that no firewall blocks it.',
+    );
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return make(
+      'conn',
+      'PGW_CONN_HOST_NOT_FOUND',
+      `The host name "${ctx.host}" does not resolve.`,
+      'host',
+      'Check DB_HOST / PGHOST / the URL host.',
+    );
+  }
+  if (code === 'ETIMEDOUT' || /timeout/i.test(message)) {
+    return make(
+      'conn',
+      'PGW_CONN_TIMEOUT',
+      `Connecting to ${where} timed out.`,
+      'connectionTimeoutMs',
+      'Check the network path to the server, or raise DB_CONNECTION_TIMEOUT.',
+    );
+  }
+  if (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    /terminated unexpectedly|Connection terminated/i.test(message)
+  ) {
+    return make(
+      'conn',
+      'PGW_CONN_LOST',
+      `The connection to ${where} was closed during startup.`,
+      'host',
+      'Check the server log: it may be shutting down, out of connections, or rejecting the TLS settings.',
+    );
+  }
+  if (sqlstate) {
+    return new QueryError(
+      'PGW_CONN_FAILED',
+      `Connecting to ${where} failed: ${message} (SQLSTATE ${sqlstate}).`,
+      error as never,
+      {
+        option: 'host',
+        fix:
+          sqlstate === '53300'
+            ? 'The server has no free connection slots: lower pool sizes or raise max_connections.'
+            : 'See the SQLSTATE in the PostgreSQL documentation.',
+        cause: error,
+      },
+    );
+  }
+  return make(
+    'conn',
+    'PGW_CONN_FAILED',
+    `Connecting to ${where} failed: ${message}`,
+    'host',
+    'See the cause for details.',
+  );
+}
+
+/** A coded error for a failing query, keeping the SQLSTATE and the server's fields. */
+export function classifyQueryError(error: unknown): PgwardenError {
+  if (error instanceof PgwardenError) return error;
+  const { code, message, sqlstate } = fields(error);
+  if (sqlstate) {
+    return new QueryError('PGW_QUERY_FAILED', message, error as never, { cause: error });
+  }
+  if (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    /Connection terminated|connection.*(lost|closed)|Client was closed/i.test(message)
+  ) {
+    return new ConnectionError(
+      'PGW_QUERY_CONNECTION_LOST',
+      `The connection was lost while the query ran; it may or may not have been executed: ${message}`,
+      { fix: 'Retry only if the statement is idempotent, or check its effect first.', cause: error },
+    );
+  }
+  return new QueryError('PGW_QUERY_FAILED', message, {}, { cause: error });
+}

@@ -1,0 +1,337 @@
+/**
+ * createPool(): a node-postgres pool that resolves its config from every
+ * source, refuses to start insecurely in production, verifies credentials
+ * and TLS before returning, and then survives faults at runtime.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { isProductionLike } from '../config/environment.js';
+import type { Env } from '../config/env-source.js';
+import type { ConfigWarning } from '../config/layer.js';
+import {
+  evaluateConfigPolicy,
+  evaluateRolePolicy,
+  ROLE_FACTS_SQL,
+  type RoleFacts,
+} from '../config/policy.js';
+import { resolveConfig } from '../config/resolve.js';
+import type { ConfigOptions, ResolvedConfig } from '../config/schema.js';
+import { PgwardenError, PolicyError, PoolError, type PolicyViolation } from '../errors.js';
+import { createLogger, type Logger, type LoggerLike } from '../logger.js';
+import { isSqlFragment, sql, type SqlFragment } from '../sql/sql.js';
+import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
+import { backoffDelay, sleep } from './backoff.js';
+import { classifyConnectError, classifyQueryError } from './classify-error.js';
+import { clientStream, createClientClass, type ConnectionCredentials } from './warden-client.js';
+
+/** Options of {@link createPool}: every config option, plus these. */
+export interface CreatePoolOptions extends ConfigOptions {
+  /** Environment to read instead of `process.env`. */
+  env?: Env;
+  /** A pino- or console-like logger; lines are redacted. Default: none. */
+  logger?: LoggerLike;
+  /** Read the role's attributes after the first connection and apply the role rule. Default true. */
+  checkRole?: boolean;
+}
+
+export interface PoolStats {
+  /** Open physical connections. */
+  readonly total: number;
+  readonly idle: number;
+  readonly inUse: number;
+  /** Callers waiting for a connection. */
+  readonly waiting: number;
+  readonly max: number;
+}
+
+/** Anything pool.query accepts. */
+export type QueryInput = string | SqlFragment | pg.QueryConfig;
+
+/** What a transaction callback receives. */
+export interface TransactionClient {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    input: QueryInput,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+  /** The underlying pg client, for APIs (COPY, cursors) the wrapper does not cover. */
+  readonly client: pg.PoolClient;
+}
+
+/** What the pool learned while starting. */
+export interface StartupReport {
+  readonly tls: TlsSessionInfo | undefined;
+  readonly role: RoleFacts | undefined;
+  readonly serverVersion: string | undefined;
+  readonly warnings: readonly ConfigWarning[];
+  /** Violations that were warnings because the environment is not production-like. */
+  readonly violations: readonly PolicyViolation[];
+}
+
+/** Failures worth retrying with backoff: the server may come back. */
+const TRANSIENT = new Set(['PGW_CONN_REFUSED', 'PGW_CONN_LOST', 'PGW_CONN_TIMEOUT', 'PGW_CONN_FAILED']);
+
+function toQueryConfig(input: QueryInput, values?: unknown[]): pg.QueryConfig {
+  if (typeof input === 'string') return values === undefined ? { text: input } : { text: input, values };
+  if (isSqlFragment(input)) return input.toQuery();
+  return input;
+}
+
+/** Errors after which the connection must not go back to the pool. */
+function isConnectionBroken(error: unknown): boolean {
+  const e = error as { severity?: unknown; code?: unknown };
+  return typeof e?.severity !== 'string' || e.code === '57P01' || e.code === '57P02' || e.code === '57P03';
+}
+
+async function runQuery<R extends pg.QueryResultRow>(
+  client: pg.PoolClient,
+  input: QueryInput,
+  values?: unknown[],
+): Promise<pg.QueryResult<R>> {
+  return client.query<R>(toQueryConfig(input, values) as pg.QueryConfig<unknown[]>);
+}
+
+export class WardenPool extends EventEmitter {
+  /** The resolved, frozen configuration (secrets inside are redacted when printed). */
+  readonly config: ResolvedConfig;
+  /** The `sql` tagged template, for `pool.query(pool.sql\`…\`)`. */
+  readonly sql = sql;
+  startup: StartupReport | undefined;
+
+  readonly #pg: pg.Pool;
+  readonly #logger: Logger;
+  readonly #lastReleased = new WeakMap<pg.PoolClient, number>();
+  #closed = false;
+
+  constructor(config: ResolvedConfig, logger: Logger, credentials: () => Promise<ConnectionCredentials>) {
+    super();
+    this.config = config;
+    this.#logger = logger;
+    this.#pg = new pg.Pool({
+      Client: createClientClass({ config, credentials }),
+      max: config.pool.max,
+      min: config.pool.min,
+      idleTimeoutMillis: config.pool.idleTimeoutMs,
+      // pg-pool uses this for waiting on a free slot; the Client has its own connect timeout.
+      connectionTimeoutMillis: config.pool.acquireTimeoutMs,
+      maxLifetimeSeconds: Math.ceil(config.pool.maxLifetimeMs / 1000),
+      allowExitOnIdle: true,
+    });
+    // Without these listeners an error on an idle or checked-out connection
+    // (server restart, network cut) would be an uncaught 'error' event and kill the process.
+    this.#pg.on('error', (error) => this.#onConnectionError(error));
+    this.#pg.on('connect', (client) => {
+      client.on('error', (error) => this.#onConnectionError(error));
+      const tls = tlsSessionInfo(clientStream(client));
+      const user = (client as unknown as { connectedUser?: string }).connectedUser;
+      this.#logger.log('info', 'db.connect', 'database connection opened', {
+        host: config.host,
+        database: config.database,
+        user,
+        tls: tls ? { protocol: tls.protocol, cipher: tls.cipher } : false,
+      });
+      this.emit('connect', { user, tls });
+      client.once('end', () =>
+        this.#logger.log('debug', 'db.disconnect', 'database connection closed', { user }),
+      );
+    });
+    this.#pg.on('release', (_error, client) => this.#lastReleased.set(client, Date.now()));
+  }
+
+  #onConnectionError(error: Error): void {
+    const coded = classifyQueryError(error);
+    this.#logger.log('warn', 'db.connection-error', 'a pooled connection failed and was discarded', {
+      code: coded.code,
+      error: coded.message,
+    });
+    // A dedicated event name: an unhandled 'error' event would crash the process.
+    this.emit('connection-error', coded);
+  }
+
+  /** Counts of connections and waiters, for health checks and metrics. */
+  stats(): PoolStats {
+    const total = this.#pg.totalCount;
+    const idle = this.#pg.idleCount;
+    return { total, idle, inUse: total - idle, waiting: this.#pg.waitingCount, max: this.config.pool.max };
+  }
+
+  /**
+   * Checks out a client; call `release()` when done. A connection idle longer
+   * than `prePingIdleMs` is validated first; failed new connections are
+   * retried with backoff until the acquire timeout.
+   */
+  async connect(options: { retry?: boolean } = {}): Promise<pg.PoolClient> {
+    const retry = options.retry ?? true;
+    const deadline = Date.now() + this.config.pool.acquireTimeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed)
+        throw new PoolError('PGW_POOL_CLOSED', 'The pool has been closed.', { fix: 'Create a new pool.' });
+      const waitingBefore = this.#pg.waitingCount;
+      let client: pg.PoolClient;
+      try {
+        client = await this.#pg.connect();
+      } catch (error) {
+        const coded = this.#acquireError(error, waitingBefore);
+        const delay = backoffDelay(attempt);
+        if (retry && TRANSIENT.has(coded.code) && Date.now() + delay < deadline && !this.#closed) {
+          this.#logger.log('warn', 'db.reconnect', `connecting failed, retrying in ${delay} ms`, {
+            code: coded.code,
+            attempt,
+          });
+          await sleep(delay);
+          continue;
+        }
+        throw coded;
+      }
+      if (this.#needsPrePing(client)) {
+        try {
+          await client.query(';');
+        } catch (error) {
+          client.release(error instanceof Error ? error : true);
+          this.#logger.log('warn', 'db.preping-failed', 'a stale pooled connection was discarded', {
+            error: String(error),
+          });
+          if (Date.now() < deadline) continue;
+          throw classifyQueryError(error);
+        }
+      }
+      return client;
+    }
+  }
+
+  #needsPrePing(client: pg.PoolClient): boolean {
+    const released = this.#lastReleased.get(client);
+    return released !== undefined && Date.now() - released >= this.config.pool.prePingIdleMs;
+  }
+
+  #acquireError(error: unknown, waitingBefore: number): PgwardenError {
+    const message = (error as Error)?.message ?? '';
+    if (/timeout exceeded when trying to connect/.test(message)) {
+      const stats = this.stats();
+      return new PoolError(
+        'PGW_POOL_EXHAUSTED',
+        `No connection became free within ${this.config.pool.acquireTimeoutMs} ms: max ${stats.max}, in use ${stats.inUse}, waiting ${Math.max(stats.waiting, waitingBefore + 1)}.`,
+        {
+          option: 'acquireTimeoutMs',
+          fix: 'Release clients promptly (use pool.query or transaction), look for slow queries, or raise max (DB_POOL_MAX) within the server max_connections.',
+        },
+      );
+    }
+    return classifyConnectError(error, {
+      host: this.config.host,
+      port: this.config.port,
+      user: this.config.user,
+      database: this.config.database,
+      sslMode: this.config.tls.effectiveMode,
+    });
+  }
+
+  /** Runs one statement on a pooled connection. Values always travel as parameters. */
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    input: QueryInput,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    const client = await this.connect();
+    try {
+      const result = await runQuery<R>(client, input, values);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(isConnectionBroken(error) ? (error as Error) : undefined);
+      throw classifyQueryError(error);
+    }
+  }
+
+  /** Runs `fn` in a transaction: COMMIT when it resolves, ROLLBACK and rethrow when it throws. */
+  async transaction<T>(fn: (tx: TransactionClient) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    const tx: TransactionClient = { query: (input, values) => runQuery(client, input, values), client };
+    try {
+      await client.query('BEGIN');
+      const result = await fn(tx);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+        client.release();
+      } catch (rollbackError) {
+        client.release(rollbackError as Error);
+      }
+      throw classifyQueryError(error);
+    }
+  }
+
+  /** Stops handing out connections and waits until every checked-out one is released. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pg.end();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
+
+/** Credentials taken once from the resolved config (no secrets backend). */
+export function staticCredentials(config: ResolvedConfig): () => Promise<ConnectionCredentials> {
+  const credentials: ConnectionCredentials = { user: config.user, password: config.password };
+  return async () => credentials;
+}
+
+function emitWarnings(items: readonly { code: string; message: string }[]): void {
+  for (const item of items) process.emitWarning(item.message, { type: 'PgwardenWarning', code: item.code });
+}
+
+/**
+ * Creates a pool and proves it works: config resolved and validated, the
+ * production policy applied, one connection opened (credentials and TLS
+ * verified) and the role checked. Throws a coded error instead of returning a
+ * pool that cannot work or is not secure.
+ */
+export async function createPool(options: CreatePoolOptions = {}): Promise<WardenPool> {
+  const { config, warnings } = resolveConfig(options);
+  const logger = createLogger(options.logger);
+  emitWarnings(warnings);
+  const strict = isProductionLike(config.environment);
+
+  const violations = evaluateConfigPolicy(config);
+  // Fail closed: in production an insecure config is refused before any
+  // connection is opened, so a password never crosses an unverified link.
+  if (strict && violations.length > 0) throw new PolicyError(violations, config.environment);
+
+  const credentials = async (): Promise<ConnectionCredentials> => ({
+    user: config.user,
+    password: config.password,
+  });
+  const pool = new WardenPool(config, logger, credentials);
+  let tls: TlsSessionInfo | undefined;
+  let role: RoleFacts | undefined;
+  let serverVersion: string | undefined;
+  try {
+    const client = await pool.connect({ retry: false });
+    try {
+      tls = tlsSessionInfo(clientStream(client));
+      serverVersion = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]
+        ?.server_version;
+      if (options.checkRole ?? true) {
+        const result = await client.query<RoleFacts>(ROLE_FACTS_SQL);
+        role = result.rows[0];
+        if (role) violations.push(...evaluateRolePolicy(role));
+      }
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await pool.close();
+    throw error instanceof PgwardenError ? error : classifyQueryError(error);
+  }
+  if (strict && violations.length > 0) {
+    await pool.close();
+    throw new PolicyError(violations, config.environment);
+  }
+  emitWarnings(violations);
+  pool.startup = Object.freeze({ tls, role, serverVersion, warnings, violations });
+  return pool;
+}

@@ -1,0 +1,62 @@
+import type { Secret } from '../redact/secret.js';
+
+/**
+ * What a secrets backend returns. Only `password` is secret; every other field
+ * may be shown by `pgwarden doctor`.
+ */
+export interface Credentials {
+  /** The login role. Dynamic backends (Vault database engine, alternating users) change it. */
+  user?: string | undefined;
+  password?: Secret | undefined;
+  /** Connection fields some secret formats carry (the RDS JSON format does). */
+  host?: string | undefined;
+  port?: number | undefined;
+  database?: string | undefined;
+  /** When the backend says these credentials stop working (lease end, token expiry). */
+  expiresAt?: Date | undefined;
+  /** A backend-side version id (AWS VersionId, Vault KV version, lease id), never a secret. */
+  version?: string | undefined;
+  /**
+   * The password is a short-lived token minted for opening connections (RDS
+   * IAM): a new token is not a rotation, and open connections stay valid.
+   * Added by the providers layer.
+   */
+  passwordIsToken?: boolean | undefined;
+}
+
+/** A non-secret description of a provider for doctor output and logs. */
+export type ProviderDescription = Record<string, string | number | boolean | undefined>;
+
+/**
+ * A source of database credentials. Implementations live one per file in
+ * src/secrets/ and are selected by `SECRETS_BACKEND` or the `secrets` option.
+ * Caching, single-flight and stale-if-error are handled once, by the cache
+ * around a provider, not by each provider.
+ */
+export interface SecretProvider {
+  /** The backend name as written in SECRETS_BACKEND, e.g. `vault`. */
+  readonly name: string;
+  /** Fetches current credentials. Throws a `SecretError` (`PGW_SECRET_*`) on failure. */
+  fetch(signal?: AbortSignal): Promise<Credentials>;
+  /**
+   * Credentials that were current before the last rotation, if the backend
+   * keeps them (AWSPREVIOUS). Tried once after an authentication failure.
+   */
+  fetchPrevious?(signal?: AbortSignal): Promise<Credentials | undefined>;
+  /** Stops timers and revokes leases. */
+  close?(): Promise<void>;
+  /**
+   * Forgets the credentials the provider holds itself, because the server
+   * rejected them; the next fetch gets new ones. Only providers that keep
+   * state between fetches (dynamic leases) implement it. Added by the
+   * providers layer: `CachedCredentials.invalidate()` calls it.
+   */
+  invalidate?(): void;
+  /**
+   * Subscribes to credentials the provider switched to on its own (a Vault
+   * database lease rolled before expiry). Returns the unsubscribe function.
+   * `CachedCredentials` subscribes, so the pool sees one `rotate` event.
+   */
+  onRotate?(listener: (credentials: Credentials) => void): () => void;
+  describe(): ProviderDescription;
+}
