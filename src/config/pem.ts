@@ -84,7 +84,9 @@ export function loadPrivateKey(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     const message = (error as Error).message ?? '';
-    if (/PASSPHRASE|BAD_DECRYPT|bad decrypt/i.test(code + message)) {
+    // Node reports a missing passphrase as an interrupted prompt.
+    const encrypted = /ENCRYPTED/.test(pem);
+    if (/PASSPHRASE|BAD_DECRYPT|bad decrypt|INTERRUPTED_OR_CANCELLED/i.test(code + message) || (encrypted && !passphrase)) {
       throw new TlsError(
         'PGW_TLS_KEY_PASSPHRASE',
         passphrase

@@ -25,7 +25,10 @@ const SHAPE_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   [/\b(?:hv[sbr]|s|b|r)\.[A-Za-z0-9_-]{20,}/g, REDACTED],
   [/\bX-Vault-Token["']?\s*[:=]\s*["']?[^\s"',}]+/gi, `X-Vault-Token: ${REDACTED}`],
   // PEM private keys (any flavour)
-  [/-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g, `[redacted private key]`],
+  [
+    /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g,
+    `[redacted private key]`,
+  ],
 ];
 
 const MIN_TRACKED_SECRET_LENGTH = 4;
@@ -88,7 +91,8 @@ export function redactValue(value: unknown, seen = new WeakSet<object>()): unkno
   if (typeof toJSON === 'function') return redactValue(toJSON.call(value), seen);
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) && item !== undefined && item !== null ? REDACTED : redactValue(item, seen);
+    out[key] =
+      SECRET_KEY.test(key) && item !== undefined && item !== null ? REDACTED : redactValue(item, seen);
   }
   return out;
 }
