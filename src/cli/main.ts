@@ -10,7 +10,6 @@ import { PgwardenError } from '../errors.js';
 import { redact } from '../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
-
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 function buildProgram(): Command {

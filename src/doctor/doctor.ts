@@ -70,7 +70,8 @@ function describeConfig(config: ResolvedConfig): Record<string, unknown> {
     port: config.port,
     database: config.database,
     user: config.user,
-    password: config.password ? `set (from ${sources.password})` : 'not set',
+    // Only where the password came from: never the value, never its length.
+    passwordSource: config.password ? sources.password : 'none',
     applicationName: config.applicationName,
     sslMode: tls.mode,
     effectiveSslMode: tls.effectiveMode,

@@ -56,7 +56,7 @@ export function formatDoctor(report: DoctorReport): string {
     'port',
     'database',
     'user',
-    'password',
+    'passwordSource',
     'sslMode',
     'effectiveSslMode',
     'sslRootCert',

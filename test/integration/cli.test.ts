@@ -1,0 +1,126 @@
+// The CLI as a user runs it: doctor's JSON contract and exit codes, and the demo.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  assertNoCanary,
+  canary,
+  createPki,
+  startCluster,
+  type Cluster,
+  type PkiFiles,
+} from '../support/index.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+let cluster: Cluster;
+let files: PkiFiles;
+let dir: string;
+const password = canary();
+
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number; stdout: string; stderr: string } {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
+  );
+  const result = spawnSync(process.execPath, [...CLI, ...args], {
+    env: { ...clean, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assertNoCanary(result.stdout + result.stderr, password);
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pgw-cli-'));
+  const pki = await createPki();
+  files = pki.writeFiles(dir);
+  cluster = await startCluster({
+    tls: { pki },
+    hba: ['hostssl all all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
+  });
+  await cluster.createRole('app', { password });
+});
+
+after(async () => {
+  await cluster?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('pgwarden doctor', () => {
+  test('--json over verify-full in production: ok, no violations, TLS details', () => {
+    const url = cluster
+      .url({ user: 'app', password, params: { sslmode: 'verify-full', sslrootcert: files.caCertPath } })
+      .replace('127.0.0.1', 'localhost');
+    const { status, stdout } = run(['doctor', '--json', '--env', 'production', '--url', url]);
+    const report = JSON.parse(stdout);
+    assert.equal(status, 0, stdout);
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.violations, []);
+    assert.match(report.connection.tls.protocol, /^TLSv1\.[23]$/);
+    assert.match(report.connection.tls.certificate.subject, /CN=localhost/);
+    assert.equal(report.connection.role.name, 'app');
+    assert.equal(report.config.passwordSource, 'url password');
+  });
+
+  test('reads DB_* variables; violations give exit 1 and coded entries', () => {
+    const { status, stdout } = run(['doctor', '--json'], {
+      APP_ENV: 'production',
+      DB_HOST: '127.0.0.1',
+      DB_PORT: String(cluster.port),
+      DB_NAME: 'postgres',
+      DB_USER: 'app',
+      DB_PASSWORD: password,
+      DB_SSL: 'false',
+    });
+    const report = JSON.parse(stdout);
+    assert.equal(status, 1);
+    assert.equal(report.ok, false);
+    assert.deepEqual(
+      report.violations.map((v: { code: string }) => v.code),
+      ['PGW_POLICY_TLS_DISABLED'],
+    );
+    assert.ok(report.violations.every((v: { message: string }) => typeof v.message === 'string'));
+    assert.match(report.connection.skipped, /not attempted in production/);
+  });
+
+  test('connection failure is exit 1 with a coded error; usage errors are exit 2', () => {
+    const wrong = cluster
+      .url({
+        user: 'app',
+        password: `${password}x`,
+        params: { sslmode: 'verify-full', sslrootcert: files.caCertPath },
+      })
+      .replace('127.0.0.1', 'localhost');
+    const failed = run(['doctor', '--json', '--url', wrong]);
+    assert.equal(failed.status, 1);
+    assert.equal(JSON.parse(failed.stdout).connection.error.code, 'PGW_CONN_AUTH_FAILED');
+    assert.equal(run(['doctor', '--env', 'prodd']).status, 2);
+    assert.equal(run(['doctor', '--no-such-flag']).status, 2);
+    assert.equal(run(['no-such-command']).status, 2);
+  });
+
+  test('text output is readable and redacted', () => {
+    const url = cluster
+      .url({ user: 'app', password, params: { sslmode: 'verify-full', sslrootcert: files.caCertPath } })
+      .replace('127.0.0.1', 'localhost');
+    const { status, stdout } = run(['doctor', '--url', url]);
+    assert.equal(status, 0);
+    assert.match(stdout, /✓ TLS TLSv1\.[23]/);
+    assert.match(stdout, /✓ compliant/);
+  });
+});
+
+test('pgwarden demo runs end to end and leaves no cluster behind', () => {
+  const { status, stdout } = run(['demo']);
+  assert.equal(status, 0, stdout);
+  assert.match(stdout, /demo complete/);
+  assert.match(stdout, /PGW_POLICY_TLS_DISABLED/);
+  const left = spawnSync('pgrep', ['-f', 'pgwarden-demo'], { encoding: 'utf8' });
+  assert.equal(left.stdout.trim(), '');
+});
