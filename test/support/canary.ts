@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A unique, recognisable secret for leak tests: `canary-<16 hex>-Pw!`
+ * (27 characters). Use it as a password, then assert with
+ * {@link assertNoCanary} that it appears in no log, error or output.
+ * The `!` makes it change under URL encoding, so both forms are checked.
+ */
+export function canary(): string {
+  return `canary-${randomBytes(8).toString('hex')}-Pw!`;
+}
+
+/** Fails when `text` contains `secret` as is or percent-encoded; the message shows where. */
+export function assertNoCanary(text: string, secret: string): void {
+  for (const form of new Set([secret, encodeURIComponent(secret)])) {
+    const at = text.indexOf(form);
+    if (at !== -1) {
+      const context = text.slice(Math.max(0, at - 80), at + form.length + 80);
+      assert.fail(`secret leaked at offset ${at}: …${context}…`);
+    }
+  }
+}
