@@ -86,7 +86,10 @@ export function loadPrivateKey(
     const message = (error as Error).message ?? '';
     // Node reports a missing passphrase as an interrupted prompt.
     const encrypted = /ENCRYPTED/.test(pem);
-    if (/PASSPHRASE|BAD_DECRYPT|bad decrypt|INTERRUPTED_OR_CANCELLED/i.test(code + message) || (encrypted && !passphrase)) {
+    if (
+      /PASSPHRASE|BAD_DECRYPT|bad decrypt|INTERRUPTED_OR_CANCELLED/i.test(code + message) ||
+      (encrypted && !passphrase)
+    ) {
       throw new TlsError(
         'PGW_TLS_KEY_PASSPHRASE',
         passphrase

@@ -82,12 +82,14 @@ function isConnectionBroken(error: unknown): boolean {
   return typeof e?.severity !== 'string' || e.code === '57P01' || e.code === '57P02' || e.code === '57P03';
 }
 
-async function runQuery<R extends pg.QueryResultRow>(
+function runQuery<R extends pg.QueryResultRow>(
   client: pg.PoolClient,
   input: QueryInput,
   values?: unknown[],
 ): Promise<pg.QueryResult<R>> {
-  return client.query<R>(toQueryConfig(input, values) as pg.QueryConfig<unknown[]>);
+  // Strings go straight to pg: no config object on the hot path.
+  if (typeof input === 'string') return client.query<R>(input, values);
+  return client.query<R>(toQueryConfig(input) as pg.QueryConfig<unknown[]>);
 }
 
 export class WardenPool extends EventEmitter {

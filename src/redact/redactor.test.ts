@@ -13,7 +13,10 @@ test('shapes of secrets are redacted', () => {
     ['Authorization: Bearer abcdefghijklmnop', 'abcdefghijklmnop'],
     ['token hvs.CAESIJ0123456789abcdefghijklmnop', 'hvs.CAESIJ0123456789abcdefghijklmnop'],
     ['-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----', 'MIIEvQIBADANBg'],
-    ['-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhk\n-----END ENCRYPTED PRIVATE KEY-----', 'MIIFHDBOBgkqhk'],
+    [
+      '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhk\n-----END ENCRYPTED PRIVATE KEY-----',
+      'MIIFHDBOBgkqhk',
+    ],
   ];
   for (const [input, secret] of cases) {
     const out = redact(input);
@@ -38,7 +41,11 @@ test('Secret never prints its value', () => {
 });
 
 test('redactValue replaces secret-named keys and walks nested values without cycles', () => {
-  const obj: Record<string, unknown> = { user: 'app', password: 'x', nested: { apiKey: 'k', list: ['password=abc123xyz'] } };
+  const obj: Record<string, unknown> = {
+    user: 'app',
+    password: 'x',
+    nested: { apiKey: 'k', list: ['password=abc123xyz'] },
+  };
   obj.self = obj;
   const out = redactValue(obj) as Record<string, unknown>;
   assert.equal(out.password, '[redacted]');
