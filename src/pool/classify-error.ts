@@ -11,6 +11,7 @@ export interface ConnectContext {
   readonly user: string;
   readonly database: string;
   readonly sslMode: string;
+  readonly sslNegotiation?: 'postgres' | 'direct';
 }
 
 const UNTRUSTED = new Set([
@@ -37,6 +38,17 @@ export function classifyConnectError(error: unknown, ctx: ConnectContext): Pgwar
   if (error instanceof PgwardenError) return error;
   const { code, message, sqlstate } = fields(error);
   const where = `${ctx.host}:${ctx.port}`;
+  if (
+    ctx.sslNegotiation === 'direct' &&
+    !sqlstate &&
+    !['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)
+  ) {
+    return new TlsError('PGW_TLS_HANDSHAKE', `Direct TLS negotiation with ${where} failed: ${message}`, {
+      option: 'sslNegotiation',
+      fix: 'sslnegotiation=direct needs PostgreSQL 17 or newer on the server (or a proxy that speaks it); use sslnegotiation=postgres otherwise.',
+      cause: error,
+    });
+  }
   const make = (kind: 'conn' | 'tls', errorCode: ErrorCode, text: string, option: string, fix: string) =>
     kind === 'tls'
       ? new TlsError(errorCode, text, { option, fix, cause: error })

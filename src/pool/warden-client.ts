@@ -99,6 +99,7 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
     user: config.user,
     database: config.database,
     sslMode: config.tls.effectiveMode,
+    sslNegotiation: config.tls.negotiation,
   };
   const requireBinding = config.tls.channelBinding === 'require';
 

@@ -204,6 +204,19 @@ describe('sslmode semantics', () => {
     assert.equal(error.code, 'PGW_TLS_SERVER_NO_SSL');
   });
 
+  test('sslnegotiation=direct is passed through; a PostgreSQL 15 server cannot do it, and the error says so', async () => {
+    const error = await failure(
+      options(tlsCluster, {
+        sslMode: 'verify-full',
+        sslRootCert: files.caCertPath,
+        sslNegotiation: 'direct',
+      }),
+    );
+    assert.equal(error.code, 'PGW_TLS_HANDSHAKE');
+    assert.equal(error.option, 'sslNegotiation');
+    assert.match(error.message, /PostgreSQL 17/);
+  });
+
   test('TLS minimum version is enforced by the client', async () => {
     await withPool(
       options(tlsCluster, {
