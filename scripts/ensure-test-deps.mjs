@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 const DEBIAN_PACKAGES = ['postgresql', 'postgresql-contrib'];
 
 function findPgBin() {
-  if (process.env.PG_BIN) return existsSync(`${process.env.PG_BIN}/postgres`) ? process.env.PG_BIN : undefined;
+  if (process.env.PG_BIN)
+    return existsSync(`${process.env.PG_BIN}/postgres`) ? process.env.PG_BIN : undefined;
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return undefined;
   const majors = readdirSync(base)

@@ -72,7 +72,8 @@ export const ERROR_CODES = {
   PGW_SECRET_LEASE_NOT_RENEWABLE: 'A Vault lease cannot be renewed.',
   PGW_SECRET_STALE: 'Warning: the backend failed, so cached credentials are served within the stale grace.',
   // throwaway clusters (demo and tests)
-  PGW_HARNESS_FAILED: 'The throwaway PostgreSQL harness failed (initdb, start, reload or stop); the server log tail is in the message.',
+  PGW_HARNESS_FAILED:
+    'The throwaway PostgreSQL harness failed (initdb, start, reload or stop); the server log tail is in the message.',
   // CLI
   PGW_CLI_USAGE: 'The command line is malformed.',
 } as const;
