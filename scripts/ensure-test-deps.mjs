@@ -1,12 +1,12 @@
 #!/usr/bin/env node
-// `npm test` runs this first. The suite talks to real PostgreSQL servers that it
-// starts itself, so it needs the server binaries (initdb, postgres, pg_dump …).
-// As root on Debian/Ubuntu they are installed with apt-get; otherwise the exact
-// command to run is printed and the test run stops.
+// `npm test` runs this first. The suite uses real components that it starts
+// itself: PostgreSQL server binaries (initdb, postgres, pg_dump …), a Secret
+// Service (gnome-keyring inside dbus-run-session) for the OS keychain, and
+// headless Chromium for the HTML report. As root on Debian/Ubuntu, whatever is
+// missing is installed with apt-get; otherwise the exact command is printed
+// and the test run stops.
 import { existsSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-
-const DEBIAN_PACKAGES = ['postgresql', 'postgresql-contrib'];
 
 function findPgBin() {
   if (process.env.PG_BIN)
@@ -18,10 +18,29 @@ function findPgBin() {
     .sort((a, b) => Number(b) - Number(a));
   for (const major of majors) {
     const bin = `${base}/${major}/bin`;
-    if (existsSync(`${bin}/postgres`) && existsSync(`${bin}/initdb`)) return bin;
+    if (existsSync(`${bin}/postgres`) && existsSync(`${bin}/initdb`) && existsSync(`${bin}/pg_dump`))
+      return bin;
   }
   return undefined;
 }
+
+const onPath = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+
+/** What the suite needs, how to tell it is there, and the Debian packages that provide it. */
+const REQUIREMENTS = [
+  {
+    what: 'PostgreSQL server binaries',
+    present: () => findPgBin() !== undefined,
+    packages: ['postgresql', 'postgresql-contrib'],
+  },
+  {
+    what: 'gnome-keyring (Secret Service)',
+    present: () => onPath('gnome-keyring-daemon'),
+    packages: ['gnome-keyring'],
+  },
+  { what: 'dbus-run-session', present: () => onPath('dbus-run-session'), packages: ['dbus'] },
+  { what: 'headless Chromium', present: () => onPath('chromium'), packages: ['chromium'] },
+];
 
 function run(cmd, args, env = {}) {
   console.log(`ensure-test-deps: ${cmd} ${args.join(' ')}`);
@@ -32,32 +51,32 @@ function run(cmd, args, env = {}) {
   }
 }
 
-const bin = findPgBin();
-if (bin) {
-  console.log(`ensure-test-deps: PostgreSQL server binaries found in ${bin}`);
+let missing = REQUIREMENTS.filter((r) => !r.present());
+if (missing.length === 0) {
+  console.log(`ensure-test-deps: all test dependencies present (PostgreSQL in ${findPgBin()})`);
   process.exit(0);
 }
 
+const packages = [...new Set(missing.flatMap((r) => r.packages))];
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 if (isRoot && existsSync('/usr/bin/apt-get')) {
-  // Install the binaries only: the tests start their own throwaway clusters,
-  // so Debian's default "main" cluster is not created.
+  // The tests start their own throwaway clusters: Debian's default "main"
+  // cluster is not wanted.
   mkdirSync('/etc/postgresql-common', { recursive: true });
   if (!existsSync('/etc/postgresql-common/createcluster.conf')) {
     writeFileSync('/etc/postgresql-common/createcluster.conf', 'create_main_cluster = false\n');
   }
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   run('apt-get', ['update', '-qq'], env);
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...DEBIAN_PACKAGES], env);
-  if (findPgBin()) process.exit(0);
-  console.error('ensure-test-deps: PostgreSQL was installed but its binaries were not found');
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], env);
+  missing = REQUIREMENTS.filter((r) => !r.present());
+  if (missing.length === 0) process.exit(0);
+  console.error(`ensure-test-deps: still missing after install: ${missing.map((r) => r.what).join(', ')}`);
   process.exit(1);
 }
 
-console.error(`ensure-test-deps: no PostgreSQL server binaries found.
+console.error(`ensure-test-deps: missing ${missing.map((r) => r.what).join(', ')}.
 Install them, then run npm test again:
-  Debian/Ubuntu:  sudo apt-get install ${DEBIAN_PACKAGES.join(' ')}
-  Fedora/RHEL:    sudo dnf install postgresql-server postgresql-contrib
-  macOS:          brew install postgresql@15
-or point PG_BIN at a directory holding initdb and postgres.`);
+  Debian/Ubuntu:  sudo apt-get install ${packages.join(' ')}
+PostgreSQL may also come from elsewhere: point PG_BIN at a directory holding initdb, postgres and pg_dump.`);
 process.exit(1);

@@ -71,6 +71,10 @@ export const ERROR_CODES = {
   PGW_SECRET_TOKEN_EXPIRED: 'The backend token is expired or revoked (Vault 403).',
   PGW_SECRET_LEASE_NOT_RENEWABLE: 'A Vault lease cannot be renewed.',
   PGW_SECRET_STALE: 'Warning: the backend failed, so cached credentials are served within the stale grace.',
+  // creds, roles, incident (add codes of that area here)
+  // audit (add codes of that area here)
+  // backup (add codes of that area here)
+  // health, metrics, monitor, alerts (add codes of that area here)
   // throwaway clusters (demo and tests)
   PGW_HARNESS_FAILED:
     'The throwaway PostgreSQL harness failed (initdb, start, reload or stop); the server log tail is in the message.',

@@ -40,6 +40,8 @@ function buildProgram(): Command {
       process.exitCode = await demoCommand(options);
     });
 
+  // Further commands register here, one block each, loading their module lazily.
+
   return program;
 }
 
