@@ -44,7 +44,7 @@ export interface Resolution {
 }
 
 /** Option keys that are not configuration values but are accepted by createPool. */
-const NON_CONFIG_KEYS = new Set(['env', 'logger', 'secrets', 'Client', 'onPolicyViolation', 'checkRole']);
+const NON_CONFIG_KEYS = new Set(['env', 'logger', 'secrets', 'checkRole', 'enforcePolicy']);
 
 const SECRET_KEYS = new Set<OptionKey>(['password', 'sslKey', 'sslKeyPassphrase']);
 

@@ -32,6 +32,13 @@ export interface CreatePoolOptions extends ConfigOptions {
   logger?: LoggerLike;
   /** Read the role's attributes after the first connection and apply the role rule. Default true. */
   checkRole?: boolean;
+  /**
+   * Refuse to start on policy violations in production and staging. Default
+   * true. Only tools that report violations themselves (doctor, audit, the
+   * CLI's admin commands) turn it off; the violations are then in
+   * `pool.startup.violations`.
+   */
+  enforcePolicy?: boolean;
 }
 
 export interface PoolStats {
@@ -296,7 +303,7 @@ export async function createPool(options: CreatePoolOptions = {}): Promise<Warde
   const { config, warnings } = resolveConfig(options);
   const logger = createLogger(options.logger);
   emitWarnings(warnings);
-  const strict = isProductionLike(config.environment);
+  const strict = isProductionLike(config.environment) && (options.enforcePolicy ?? true);
 
   const violations = evaluateConfigPolicy(config);
   // Fail closed: in production an insecure config is refused before any
