@@ -1,0 +1,194 @@
+import type {
+  GetSecretValueCommandOutput,
+  SecretsManagerClient,
+  SecretsManagerClientConfig,
+} from '@aws-sdk/client-secrets-manager';
+import { Secret } from '../redact/secret.js';
+import { abortedError, backendError } from './backend-error.js';
+import { credentialsFromObject, RDS_SECRET_FIELDS } from './credential-fields.js';
+import { firstVar, readVar, requireVar, type EnvSource } from './env-source.js';
+import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
+import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
+import { mapAwsError } from './aws-errors.js';
+
+const BACKEND = 'aws-secrets-manager';
+
+/** `engine` values of RDS-format secrets that name PostgreSQL. */
+const POSTGRES_ENGINES: ReadonlySet<string> = new Set(['postgres', 'postgresql', 'aurora-postgresql']);
+
+/** Settings of the `aws-secrets-manager` backend. */
+export interface AwsSecretsManagerSettings {
+  /** The secret's name or ARN, e.g. `takumi/production/db`. Required. */
+  secretId: string;
+  /** The region. Default: the SDK chain (`AWS_REGION`, the profile, instance metadata). */
+  region?: string | undefined;
+  /**
+   * A custom endpoint (VPC endpoint, FIPS, a local test server). Default: the
+   * SDK's, which also honours `AWS_ENDPOINT_URL_SECRETS_MANAGER` itself.
+   */
+  endpoint?: string | undefined;
+  /**
+   * Extra SDK client settings (`credentials`, `maxAttempts`, `requestHandler`…).
+   * Default: none, so credentials come from the SDK's default chain (IAM role,
+   * `AWS_PROFILE`, environment).
+   */
+  clientConfig?: SecretsManagerClientConfig | undefined;
+  /** A ready client; `region`, `endpoint` and `clientConfig` are then ignored. Default: one is created. */
+  client?: SecretsManagerClient | undefined;
+  /** Receives warnings (a non-PostgreSQL `engine`). Default: {@link defaultSecretLogger}. */
+  logger?: SecretLogger | undefined;
+}
+
+/**
+ * Reads `DB_SECRET_ID` (required), `AWS_REGION`/`AWS_DEFAULT_REGION` and
+ * `AWS_ENDPOINT_URL_SECRETS_MANAGER`/`AWS_ENDPOINT_URL`. Credentials are left
+ * to the SDK's default chain on purpose: long-lived keys in settings are what
+ * IAM roles exist to avoid.
+ */
+export function awsSecretsManagerSettingsFromEnv(env: EnvSource): AwsSecretsManagerSettings {
+  return {
+    secretId: requireVar(
+      env,
+      'DB_SECRET_ID',
+      BACKEND,
+      'the secret (name or ARN) holding the database credentials',
+    ),
+    region: firstVar(env, ['AWS_REGION', 'AWS_DEFAULT_REGION'])?.value,
+    endpoint: readVar(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? readVar(env, 'AWS_ENDPOINT_URL'),
+  };
+}
+
+/**
+ * The `aws-secrets-manager` backend: `GetSecretValue` on AWSCURRENT, and on
+ * AWSPREVIOUS for {@link SecretProvider.fetchPrevious} (a rotation's old
+ * password may still be what the database accepts for a few seconds).
+ *
+ * The secret is either JSON in the RDS format (`username`, `password`,
+ * `host`, `port`, `dbname`, `engine`) or a plain string, which is then the
+ * password alone. The SDK is loaded on first use, so applications on other
+ * backends never pay for it.
+ */
+export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSettings): SecretProvider {
+  const secretId = settings.secretId;
+  if (secretId.trim() === '') {
+    throw backendError('PGW_SECRET_CONFIG', BACKEND, 'the secret id is empty.', {
+      option: 'DB_SECRET_ID',
+      fix: 'Set DB_SECRET_ID to the secret name or ARN.',
+    });
+  }
+  const logger = settings.logger ?? defaultSecretLogger;
+  let client: Promise<SecretsManagerClient> | undefined;
+  const ownsClient = settings.client === undefined;
+  let engineWarned = false;
+
+  const getClient = (): Promise<SecretsManagerClient> => {
+    client ??= settings.client
+      ? Promise.resolve(settings.client)
+      : import('@aws-sdk/client-secrets-manager').then(
+          (sdk) =>
+            new sdk.SecretsManagerClient({
+              ...settings.clientConfig,
+              ...(settings.region === undefined ? {} : { region: settings.region }),
+              ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+            }),
+        );
+    return client;
+  };
+
+  const read = async (
+    stage: 'AWSCURRENT' | 'AWSPREVIOUS',
+    signal?: AbortSignal,
+  ): Promise<GetSecretValueCommandOutput> => {
+    const sdk = await import('@aws-sdk/client-secrets-manager');
+    const c = await getClient();
+    try {
+      return await c.send(new sdk.GetSecretValueCommand({ SecretId: secretId, VersionStage: stage }), {
+        ...(signal ? { abortSignal: signal } : {}),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw abortedError(BACKEND, signal);
+      throw mapAwsError(error, {
+        backend: BACKEND,
+        what: `secret "${secretId}" (${stage})`,
+        endpoint: settings.endpoint,
+      });
+    }
+  };
+
+  const parse = (output: GetSecretValueCommandOutput, stage: string): Credentials => {
+    const where = `secret "${secretId}" (${stage})`;
+    const text =
+      output.SecretString ??
+      (output.SecretBinary === undefined ? undefined : Buffer.from(output.SecretBinary).toString('utf8'));
+    if (text === undefined || text === '') {
+      throw backendError(
+        'PGW_SECRET_FIELD_MISSING',
+        BACKEND,
+        `${where} has no SecretString or SecretBinary.`,
+        {
+          option: 'DB_SECRET_ID',
+          fix: 'Store the credentials as a SecretString (RDS JSON format or the bare password).',
+        },
+      );
+    }
+    const credentials = text.trimStart().startsWith('{')
+      ? parseJson(text, where)
+      : { password: new Secret(text) };
+    if (output.VersionId !== undefined) credentials.version = output.VersionId;
+    return credentials;
+  };
+
+  const parseJson = (text: string, where: string): Credentials => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      // The parser's message can quote the text around the error, which is
+      // the password: never attach it, not even as a cause.
+      throw backendError('PGW_SECRET_MALFORMED', BACKEND, `${where} starts with "{" but is not valid JSON.`, {
+        option: 'DB_SECRET_ID',
+        fix: 'Store valid JSON in the RDS format {"username": …, "password": …}, or the bare password as plain text.',
+      });
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw backendError('PGW_SECRET_MALFORMED', BACKEND, `${where} is JSON but not an object.`, {
+        option: 'DB_SECRET_ID',
+        fix: 'Store a JSON object in the RDS format {"username": …, "password": …}.',
+      });
+    }
+    const object = value as Record<string, unknown>;
+    const engine = object.engine;
+    if (typeof engine === 'string' && !POSTGRES_ENGINES.has(engine) && !engineWarned) {
+      engineWarned = true;
+      logSecretEvent(logger, {
+        level: 'warn',
+        backend: BACKEND,
+        message: `${where} has engine "${engine.slice(0, 40)}", not PostgreSQL; check DB_SECRET_ID names the right secret.`,
+      });
+    }
+    return credentialsFromObject(object, RDS_SECRET_FIELDS, { backend: BACKEND, where });
+  };
+
+  return {
+    name: BACKEND,
+    async fetch(signal?: AbortSignal): Promise<Credentials> {
+      return parse(await read('AWSCURRENT', signal), 'AWSCURRENT');
+    },
+    async fetchPrevious(signal?: AbortSignal): Promise<Credentials | undefined> {
+      try {
+        return parse(await read('AWSPREVIOUS', signal), 'AWSPREVIOUS');
+      } catch (error) {
+        // A secret never rotated has no AWSPREVIOUS: that is not an error.
+        if ((error as { code?: unknown }).code === 'PGW_SECRET_NOT_FOUND') return undefined;
+        throw error;
+      }
+    },
+    async close(): Promise<void> {
+      if (ownsClient && client) (await client).destroy();
+      client = undefined;
+    },
+    describe(): ProviderDescription {
+      return { backend: BACKEND, secretId, region: settings.region, endpoint: settings.endpoint };
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * The on-disk format of `$PGWARDEN_HOME/credentials.json`, shared by the
+ * `keychain` backend (reader) and the `pgwarden creds` command (writer).
+ *
+ * It holds only NON-secret metadata about each environment: where to
+ * connect and when the password was set or expires. The password itself
+ * lives in the OS credential store under service `pgwarden`, account
+ * `<environment>`. The parser refuses any secret-looking key, so a password
+ * written here by hand is caught instead of silently sitting in a plain file.
+ *
+ * ```json
+ * {
+ *   "version": 1,
+ *   "environments": {
+ *     "prod": {
+ *       "host": "db.example.com", "port": 5432, "database": "app", "user": "app_user",
+ *       "sslmode": "verify-full", "sslrootcert": "/etc/ssl/certs/rds-ca.pem",
+ *       "production": true,
+ *       "updated_at": "2025-01-31T10:00:00Z", "expires_at": "2025-05-01T10:00:00Z"
+ *     }
+ *   }
+ * }
+ * ```
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { EnvSource } from './env-source.js';
+
+/** The keychain service every entry is stored under. */
+export const KEYCHAIN_SERVICE = 'pgwarden';
+/** The current format version; readers refuse newer ones instead of misreading them. */
+export const KEYCHAIN_STORE_VERSION = 1;
+export const KEYCHAIN_STORE_FILE = 'credentials.json';
+
+/** Environment names double as keychain account names: keep them portable. */
+export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** Metadata of one environment. Every field is optional; unknown fields are ignored. */
+export const keychainEnvironmentSchema = z.object({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  database: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
+  sslmode: z.enum(SSL_MODES).optional(),
+  /** A path to the CA bundle, or `system`. */
+  sslrootcert: z.string().min(1).optional(),
+  /** Marks production credentials; `pgwarden creds` asks for confirmation before touching them. */
+  production: z.boolean().optional(),
+  /** When the password was last set (ISO 8601). */
+  updated_at: z.iso.datetime({ offset: true }).optional(),
+  /** When the password should be rotated by (ISO 8601), e.g. 90 days after `updated_at`. */
+  expires_at: z.iso.datetime({ offset: true }).optional(),
+});
+
+export const keychainStoreSchema = z.object({
+  version: z.literal(KEYCHAIN_STORE_VERSION),
+  environments: z.record(z.string().regex(ENVIRONMENT_NAME), keychainEnvironmentSchema),
+});
+
+export type KeychainEnvironmentMetadata = z.infer<typeof keychainEnvironmentSchema>;
+export type KeychainStore = z.infer<typeof keychainStoreSchema>;
+
+/** Keys that must never appear in the metadata file. */
+const SECRET_KEY = /pass(word|wd|phrase)?|secret|token|private_?key/i;
+
+/** Why a credentials.json could not be used; the message holds no file content. */
+export class KeychainStoreFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeychainStoreFormatError';
+  }
+}
+
+/**
+ * Parses credentials.json text. Zod's issue messages name paths and expected
+ * types, not input values, so they are safe to show.
+ */
+export function parseKeychainStore(text: string): KeychainStore {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new KeychainStoreFormatError('it is not valid JSON');
+  }
+  const secretPath = findSecretKey(raw, []);
+  if (secretPath !== undefined) {
+    throw new KeychainStoreFormatError(
+      `it contains a secret-looking key "${secretPath}"; passwords belong in the OS keychain, never in this file`,
+    );
+  }
+  const result = keychainStoreSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'the top level';
+    throw new KeychainStoreFormatError(`${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return result.data;
+}
+
+/** Serializes for writing (by `pgwarden creds`): stable key order, trailing newline. */
+export function serializeKeychainStore(store: KeychainStore): string {
+  return `${JSON.stringify(keychainStoreSchema.parse(store), null, 2)}\n`;
+}
+
+/** An empty store, for the first `pgwarden creds set`. */
+export function emptyKeychainStore(): KeychainStore {
+  return { version: KEYCHAIN_STORE_VERSION, environments: {} };
+}
+
+/**
+ * `$PGWARDEN_HOME`, else `$XDG_CONFIG_HOME/pgwarden`, else `~/.config/pgwarden`.
+ */
+export function pgwardenHome(env: EnvSource): string {
+  const explicit = env.PGWARDEN_HOME;
+  if (explicit) return explicit;
+  const xdg = env.XDG_CONFIG_HOME;
+  return join(xdg ? xdg : join(env.HOME || homedir(), '.config'), 'pgwarden');
+}
+
+function findSecretKey(value: unknown, path: string[]): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, item] of Object.entries(value)) {
+    // Environment names are user-chosen (an environment may be called "tokens"): only check field names.
+    const isEnvironmentName = path.length === 1 && path[0] === 'environments';
+    if (!isEnvironmentName && SECRET_KEY.test(key)) return [...path, key].join('.');
+    const found = findSecretKey(item, [...path, key]);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}

@@ -1,0 +1,238 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Secret } from '../redact/secret.js';
+import { abortedError, backendError } from './backend-error.js';
+import { readVar, requireVar, type EnvSource } from './env-source.js';
+import {
+  ENVIRONMENT_NAME,
+  KEYCHAIN_SERVICE,
+  KEYCHAIN_STORE_FILE,
+  KeychainStoreFormatError,
+  parseKeychainStore,
+  pgwardenHome,
+  type KeychainEnvironmentMetadata,
+} from './keychain-store-format.js';
+import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
+import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
+import type { SecretError } from '../errors.js';
+
+const BACKEND = 'keychain';
+
+/** The part of a keyring entry this backend uses; tests substitute it. */
+export interface KeychainEntry {
+  getPassword(signal?: AbortSignal): Promise<string | null>;
+}
+
+/** Opens the entry of `service`/`account` in the OS credential store. */
+export type KeychainEntryFactory = (
+  service: string,
+  account: string,
+) => KeychainEntry | Promise<KeychainEntry>;
+
+/** Settings of the `keychain` backend. */
+export interface KeychainSettings {
+  /** The environment name, which is the keychain account (`DB_CREDENTIALS_ENV`). Required. */
+  environment: string;
+  /** The keychain service. Default: `pgwarden`. */
+  service?: string | undefined;
+  /** The directory holding credentials.json. Default: `$PGWARDEN_HOME`, else `~/.config/pgwarden`. */
+  home?: string | undefined;
+  /**
+   * The Linux store: `secret-service` (GNOME Keyring, KWallet) or `keyutils`
+   * (the kernel keyring, lost at reboot). Default: `secret-service`, as
+   * `pgwarden creds` writes: never the library's silent keyutils fallback,
+   * which would turn "no Secret Service" into a misleading "no entry".
+   */
+  linuxStore?: 'secret-service' | 'keyutils' | undefined;
+  /** Opens keychain entries. Default: `@napi-rs/keyring`'s `AsyncEntry`, loaded on first use. */
+  openEntry?: KeychainEntryFactory | undefined;
+  /** Receives the expired-password warning. Default: {@link defaultSecretLogger}. */
+  logger?: SecretLogger | undefined;
+}
+
+/** Reads `DB_CREDENTIALS_ENV` (required), `PGWARDEN_HOME` and `PGWARDEN_KEYCHAIN_STORE`. */
+export function keychainSettingsFromEnv(env: EnvSource): KeychainSettings {
+  const store = readVar(env, 'PGWARDEN_KEYCHAIN_STORE');
+  if (store !== undefined && store !== 'secret-service' && store !== 'keyutils') {
+    throw backendError(
+      'PGW_SECRET_CONFIG',
+      BACKEND,
+      'PGWARDEN_KEYCHAIN_STORE must be secret-service or keyutils.',
+      {
+        option: 'PGWARDEN_KEYCHAIN_STORE',
+        fix: 'Unset it to let the library choose, or set secret-service.',
+      },
+    );
+  }
+  return {
+    environment: requireVar(env, 'DB_CREDENTIALS_ENV', BACKEND, 'the environment (keychain account) to read'),
+    home: pgwardenHome(env),
+    linuxStore: store,
+  };
+}
+
+/**
+ * The `keychain` backend: the password from the OS credential store (macOS
+ * Keychain, Windows Credential Manager, Secret Service on Linux), written by
+ * `pgwarden creds`; user, host, port and database from the non-secret
+ * credentials.json next to it, if present. Meant for workstations and
+ * operators' machines, where no secrets manager runs.
+ */
+export function createKeychainProvider(settings: KeychainSettings): SecretProvider {
+  const environment = settings.environment;
+  if (!ENVIRONMENT_NAME.test(environment)) {
+    throw backendError('PGW_SECRET_CONFIG', BACKEND, 'DB_CREDENTIALS_ENV is not a valid environment name.', {
+      option: 'DB_CREDENTIALS_ENV',
+      fix: 'Use letters, digits, ".", "_" and "-" (at most 64), e.g. DB_CREDENTIALS_ENV=prod.',
+    });
+  }
+  const service = settings.service ?? KEYCHAIN_SERVICE;
+  const metadataFile = join(settings.home ?? pgwardenHome(process.env), KEYCHAIN_STORE_FILE);
+  const logger = settings.logger ?? defaultSecretLogger;
+  const openEntry =
+    settings.openEntry ??
+    (async (svc: string, account: string): Promise<KeychainEntry> => {
+      const { AsyncEntry } = await import('@napi-rs/keyring');
+      return new AsyncEntry(svc, account, { linux: { store: settings.linuxStore ?? 'secret-service' } });
+    });
+  let lastMetadata: KeychainEnvironmentMetadata | undefined;
+  let expiryWarned = false;
+
+  return {
+    name: BACKEND,
+    async fetch(signal?: AbortSignal): Promise<Credentials> {
+      if (signal?.aborted) throw abortedError(BACKEND, signal);
+      const metadata = await readMetadata(metadataFile, environment);
+      lastMetadata = metadata;
+      let password: string | null;
+      try {
+        const entry = await openEntry(service, environment);
+        password = await entry.getPassword(signal);
+      } catch (error) {
+        if (signal?.aborted) throw abortedError(BACKEND, signal);
+        throw mapKeyringError(error, service, environment);
+      }
+      if (password === null || password === '') throw noEntryError(service, environment);
+
+      const credentials: Credentials = { password: new Secret(password) };
+      if (metadata?.user) credentials.user = metadata.user;
+      if (metadata?.host) credentials.host = metadata.host;
+      if (metadata?.port) credentials.port = metadata.port;
+      if (metadata?.database) credentials.database = metadata.database;
+      if (metadata?.updated_at) credentials.version = metadata.updated_at;
+      const expires = metadata?.expires_at ? new Date(metadata.expires_at) : undefined;
+      if (expires && expires.getTime() > Date.now()) {
+        credentials.expiresAt = expires;
+      } else if (expires && !expiryWarned) {
+        // A rotation deadline, not a hard end: the server may still accept the
+        // password, so warn instead of failing (and do not set expiresAt, which
+        // would make the cache refetch on every call).
+        expiryWarned = true;
+        logSecretEvent(logger, {
+          level: 'warn',
+          backend: BACKEND,
+          message: `the password of "${environment}" passed its rotation date (${expires.toISOString()}). Fix: pgwarden creds rotate ${environment}`,
+        });
+      }
+      return credentials;
+    },
+    describe(): ProviderDescription {
+      return {
+        backend: BACKEND,
+        service,
+        environment,
+        metadataFile,
+        user: lastMetadata?.user,
+        host: lastMetadata?.host,
+        sslmode: lastMetadata?.sslmode,
+        production: lastMetadata?.production,
+      };
+    },
+  };
+}
+
+/**
+ * The metadata of `environment` from credentials.json, or undefined when the
+ * file or the environment is absent (the keychain entry alone is enough).
+ */
+export async function readMetadata(
+  file: string,
+  environment: string,
+): Promise<KeychainEnvironmentMetadata | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
+    throw backendError('PGW_SECRET_BACKEND_UNAVAILABLE', BACKEND, `${file} could not be read.`, {
+      option: 'PGWARDEN_HOME',
+      fix: `Check the permissions of ${file}.`,
+      cause: error,
+    });
+  }
+  try {
+    return parseKeychainStore(text).environments[environment];
+  } catch (error) {
+    if (!(error instanceof KeychainStoreFormatError)) throw error;
+    throw backendError(
+      'PGW_SECRET_MALFORMED',
+      BACKEND,
+      `${file} is not a valid credentials file: ${error.message}.`,
+      {
+        option: 'PGWARDEN_HOME',
+        fix: `Rewrite it with pgwarden creds set, or fix it by hand (see docs/secrets.md).`,
+      },
+    );
+  }
+}
+
+function noEntryError(service: string, environment: string): SecretError {
+  return backendError(
+    'PGW_SECRET_NOT_FOUND',
+    BACKEND,
+    `the OS keychain has no entry for service "${service}", account "${environment}".`,
+    { option: 'DB_CREDENTIALS_ENV', fix: `Store it with: pgwarden creds set ${environment}` },
+  );
+}
+
+/** Maps `keyring` crate errors, which arrive as message text, to coded errors with fixes. */
+export function mapKeyringError(error: unknown, service: string, environment: string): SecretError {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/no matching entry/i.test(message)) return noEntryError(service, environment);
+  if (/unlock prompt|locked|dismissed/i.test(message)) {
+    return backendError('PGW_SECRET_ACCESS_DENIED', BACKEND, 'the OS keychain is locked.', {
+      option: 'DB_CREDENTIALS_ENV',
+      fix: 'Unlock the login keychain (log in to the desktop session, or gnome-keyring-daemon --unlock) and retry.',
+      cause: error,
+    });
+  }
+  if (/ambiguous/i.test(message)) {
+    return backendError(
+      'PGW_SECRET_MALFORMED',
+      BACKEND,
+      `the OS keychain holds several entries for service "${service}", account "${environment}".`,
+      {
+        option: 'DB_CREDENTIALS_ENV',
+        fix: `Delete the duplicates, then run pgwarden creds set ${environment}.`,
+        cause: error,
+      },
+    );
+  }
+  if (/platform storage|platform failure|dbus|secret service|no storage/i.test(message)) {
+    return backendError(
+      'PGW_SECRET_BACKEND_UNAVAILABLE',
+      BACKEND,
+      "the OS keychain cannot be reached (Couldn't access platform storage).",
+      {
+        option: 'SECRETS_BACKEND',
+        fix: 'On Linux start a D-Bus session with a Secret Service (GNOME Keyring, KWallet); on headless servers use SECRETS_BACKEND=file, vault or aws-secrets-manager.',
+        cause: error,
+      },
+    );
+  }
+  return backendError('PGW_SECRET_BACKEND_UNAVAILABLE', BACKEND, 'reading the OS keychain failed.', {
+    option: 'SECRETS_BACKEND',
+    fix: 'See the cause; check that the OS keychain works (secret-tool search service pgwarden on Linux).',
+    cause: error,
+  });
+}
