@@ -72,8 +72,49 @@ export const ERROR_CODES = {
   PGW_SECRET_LEASE_NOT_RENEWABLE: 'A Vault lease cannot be renewed.',
   PGW_SECRET_STALE: 'Warning: the backend failed, so cached credentials are served within the stale grace.',
   // creds, roles, incident (add codes of that area here)
+  PGW_CREDS_INVALID: 'A credentials value is invalid (environment name, port, sslmode, expiry, length…).',
+  PGW_CREDS_UNKNOWN_ENV: 'No stored environment has this name.',
+  PGW_CREDS_ENV_EXISTS: 'The environment is already stored (use update).',
+  PGW_CREDS_STORE_UNAVAILABLE:
+    'The credential store is absent or unreachable (no Secret Service, no encrypted file, no entry).',
+  PGW_CREDS_STORE_LOCKED: 'The credential store is locked, or its passphrase is missing or wrong.',
+  PGW_CREDS_STORE_WRITE_FAILED: 'Writing the credential store (OS keychain, encrypted file or metadata) failed.',
+  PGW_CREDS_METADATA_INVALID: 'credentials.json (or the encrypted store) is malformed or has unsafe permissions.',
+  PGW_CREDS_CONFIRMATION_REQUIRED: 'Changing a production environment needs confirmation (--yes).',
+  PGW_CREDS_CURRENT_INVALID: 'The stored password does not work, so it cannot be rotated.',
+  PGW_CREDS_ROTATION_FAILED: 'Rotation failed and the database side was rolled back; the old password still works.',
+  PGW_CREDS_ROLLBACK_FAILED: 'Rotation failed and so did its rollback: the message says what to fix by hand.',
+  PGW_ROLE_NOT_FOUND: 'The role does not exist.',
+  PGW_ROLE_INSUFFICIENT_PRIVILEGE:
+    'The connected role lacks a privilege the operation needs (CREATEROLE, pg_signal_backend…).',
+  PGW_ROLES_FILE_INVALID: 'The roles file is malformed; the message gives the line and column.',
+  PGW_ROLES_FORBIDDEN_ATTRIBUTE: 'The roles file asks for SUPERUSER, BYPASSRLS, REPLICATION or CREATEROLE.',
+  PGW_ROLES_APPLY_FAILED: 'Applying the roles plan failed; the transaction was rolled back.',
+  PGW_INCIDENT_REFUSED: 'The incident action was refused (e.g. revoking the role the command is connected as).',
   // audit (add codes of that area here)
+  PGW_AUDIT_SUPPRESSIONS_INVALID:
+    'The audit suppressions (.pgwarden-audit.yaml or --ignore) are malformed, lack a reason or name an unknown check.',
+  PGW_AUDIT_BASELINE_INVALID: 'The --baseline file cannot be read or is not a pgwarden audit JSON report.',
+  PGW_AUDIT_OUTPUT_FAILED: 'The audit report could not be written to the --output file.',
   // backup (add codes of that area here)
+  PGW_BACKUP_KEY_REQUIRED: 'No encryption key was given: no backup is written or read without one.',
+  PGW_BACKUP_KEY_INVALID: 'A key file, passphrase or key-service setting is malformed or too weak.',
+  PGW_BACKUP_KEY_PERMISSIONS: 'A key or passphrase file is readable by group or others.',
+  PGW_BACKUP_WRONG_KEY: 'The key or passphrase given does not open this backup (not a sign of corruption).',
+  PGW_BACKUP_KEY_SERVICE: 'AWS KMS or Vault transit refused or failed to create or unwrap the data key.',
+  PGW_BACKUP_CORRUPT: 'The backup file or its manifest failed authentication: altered, truncated or damaged.',
+  PGW_BACKUP_UNSUPPORTED: 'The backup uses a format version or parameter outside what this version accepts.',
+  PGW_BACKUP_NOT_FOUND: 'No backup file or manifest matches the id or path given.',
+  PGW_BACKUP_DIR_UNSAFE: 'The backup directory is not a directory or is accessible to group or others.',
+  PGW_BACKUP_TOOL_MISSING: 'pg_dump or pg_restore of a suitable major version was not found.',
+  PGW_BACKUP_DUMP_FAILED: 'pg_dump failed; the end of its error output is in the message.',
+  PGW_BACKUP_RESTORE_FAILED: 'pg_restore failed; in a single transaction nothing was restored.',
+  PGW_BACKUP_TARGET_NOT_EMPTY: 'The restore target already holds objects and --clean was not given.',
+  PGW_BACKUP_VERIFY_FAILED: 'A verification found a problem (pg_restore --list failed or row counts differ).',
+  PGW_BACKUP_LOCKED: 'Another pgwarden backup run holds the lock file of the backup directory.',
+  PGW_BACKUP_INTERRUPTED: 'The operation was interrupted (SIGINT or SIGTERM); partial files were removed.',
+  PGW_BACKUP_NO_SPACE: 'The disk filled up while writing; the partial file was removed.',
+  PGW_BACKUP_IO_FAILED: 'Reading or writing a backup file failed for another reason.',
   // health, metrics, monitor, alerts (add codes of that area here)
   // throwaway clusters (demo and tests)
   PGW_HARNESS_FAILED:

@@ -17,7 +17,9 @@ export type PasswordSourceKind =
 export function passwordSourceKind(config: ResolvedConfig): PasswordSourceKind {
   const source = config.sources.password;
   if (!config.password || !source) return 'none';
-  if (source.startsWith('dotenv')) return 'dotenv';
+  if (source.startsWith('dotenv') || source === 'secrets:dotenv') return 'dotenv';
+  // SECRETS_BACKEND=env is still a plaintext environment variable.
+  if (source === 'secrets:env') return 'plaintext-env';
   if (source.startsWith('secrets:')) return 'secrets-backend';
   if (source.startsWith('DATABASE_URL')) return 'url-in-env';
   if (source.startsWith('url ')) return 'url-option';

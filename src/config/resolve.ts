@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../redact/secret.js';
+import type { Credentials } from '../secrets/provider.js';
 import {
   ENVIRONMENT_VARIABLES,
   normalizeEnvironment,
@@ -36,6 +37,13 @@ import { parseDatabaseUrl } from './url.js';
 export interface ResolveInputs {
   /** The environment to read instead of `process.env` (tests, multi-tenant apps). */
   env?: Env;
+  /**
+   * Credentials fetched from a secrets backend. The backend is authoritative
+   * for user and password (they win over every other source); host, port and
+   * database from the secret (the RDS format has them) only fill what no
+   * other source set.
+   */
+  secretCredentials?: { backend: string; credentials: Credentials };
 }
 
 export interface Resolution {
@@ -44,7 +52,15 @@ export interface Resolution {
 }
 
 /** Option keys that are not configuration values but are accepted by createPool. */
-const NON_CONFIG_KEYS = new Set(['env', 'logger', 'secrets', 'checkRole', 'enforcePolicy']);
+const NON_CONFIG_KEYS = new Set([
+  'env',
+  'logger',
+  'secrets',
+  'secretsCache',
+  'secretCredentials',
+  'checkRole',
+  'enforcePolicy',
+]);
 
 const SECRET_KEYS = new Set<OptionKey>(['password', 'sslKey', 'sslKeyPassphrase']);
 
@@ -283,6 +299,19 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     layers.push(parseDatabaseUrl(options.url, 'url'));
   }
   layers.push(...readEnvLayers(env));
+  if (options.secretCredentials) {
+    const { backend, credentials } = options.secretCredentials;
+    const origin = `secrets:${backend}`;
+    const authority = emptyLayer(origin);
+    setValue(authority, 'user', credentials.user, origin);
+    setValue(authority, 'password', credentials.password, origin);
+    const fill = emptyLayer(origin);
+    setValue(fill, 'host', credentials.host, origin);
+    setValue(fill, 'port', credentials.port, origin);
+    setValue(fill, 'database', credentials.database, origin);
+    layers.unshift(authority);
+    layers.push(fill);
+  }
   const warnings = layers.flatMap((layer) => layer.warnings);
 
   const { values, origins } = merge(layers);

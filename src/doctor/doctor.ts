@@ -11,12 +11,11 @@ import {
   ROLE_FACTS_SQL,
   type RoleFacts,
 } from '../config/policy.js';
-import { resolveConfig } from '../config/resolve.js';
 import type { ConfigOptions, PemSource, ResolvedConfig } from '../config/schema.js';
 import { PgwardenError, type PolicyViolation } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { classifyQueryError } from '../pool/classify-error.js';
-import { staticCredentials, WardenPool } from '../pool/pool.js';
+import { resolveWithSecrets, WardenPool } from '../pool/pool.js';
 import { clientStream } from '../pool/warden-client.js';
 import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
 
@@ -38,6 +37,8 @@ export interface DoctorReport {
   readonly policy: string;
   /** The effective configuration, secrets shown only as set/unset and their source. */
   readonly config: Record<string, unknown>;
+  /** Where credentials come from (backend, settings) and the cache state; never a secret. */
+  readonly credentials?: Record<string, unknown>;
   readonly warnings: readonly ErrorSummary[];
   readonly violations: readonly PolicyViolation[];
   readonly error?: ErrorSummary;
@@ -103,9 +104,10 @@ const TLS_RULES = new Set([
 
 /** Runs every check and returns the report; never throws for a failing check. */
 export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const logger = createLogger(undefined);
   let resolution;
   try {
-    resolution = resolveConfig(options);
+    resolution = await resolveWithSecrets(options, logger);
   } catch (error) {
     const summary = summarize(error);
     return {
@@ -118,18 +120,20 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
       error: summary,
     };
   }
-  const { config, warnings } = resolution;
+  const { config, warnings, credentials } = resolution;
   const violations = evaluateConfigPolicy(config);
   const base = {
     environment: config.environment,
     policy: config.policy,
     config: describeConfig(config),
+    credentials: { backend: credentials.backend, ...credentials.describe(), cache: credentials.stats() },
     warnings: warnings.map((w) => ({ code: w.code, message: w.message, option: w.option })),
   };
 
   // Fail closed: in production-like environments an insecure link is not even tried.
   const insecure = violations.filter((v) => TLS_RULES.has(v.code));
   if (isProductionLike(config.environment) && insecure.length > 0) {
+    await credentials.close();
     return {
       ...base,
       ok: false,
@@ -141,7 +145,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     };
   }
 
-  const pool = new WardenPool(config, createLogger(undefined), staticCredentials(config));
+  const pool = new WardenPool(config, logger, credentials);
   try {
     const client = await pool.connect({ retry: false });
     try {

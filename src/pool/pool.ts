@@ -22,7 +22,17 @@ import { isSqlFragment, sql, type SqlFragment } from '../sql/sql.js';
 import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { classifyConnectError, classifyQueryError } from './classify-error.js';
-import { clientStream, createClientClass, type ConnectionCredentials } from './warden-client.js';
+import { clientStream, createClientClass } from './warden-client.js';
+import {
+  backendCredentials,
+  configCredentials,
+  type CredentialSource,
+  type RotationEvent,
+} from './credential-source.js';
+import { CachedCredentials, type CachedCredentialsOptions } from '../secrets/cache.js';
+import type { SecretProvider } from '../secrets/provider.js';
+import { createProviderFromEnv } from '../secrets/select.js';
+import { checkDatabase, checkReady, type DatabaseReport, type ReadyReport } from '../health/health.js';
 
 /** Options of {@link createPool}: every config option, plus these. */
 export interface CreatePoolOptions extends ConfigOptions {
@@ -32,6 +42,13 @@ export interface CreatePoolOptions extends ConfigOptions {
   logger?: LoggerLike;
   /** Read the role's attributes after the first connection and apply the role rule. Default true. */
   checkRole?: boolean;
+  /**
+   * A secrets backend (a provider, or a cache around one). Default: the one
+   * SECRETS_BACKEND names, if any; otherwise the password comes from the config.
+   */
+  secrets?: SecretProvider | CachedCredentials;
+  /** Cache settings for the backend: TTL (default 5 min), stale grace, jitter. */
+  secretsCache?: CachedCredentialsOptions;
   /**
    * Refuse to start on policy violations in production and staging. Default
    * true. Only tools that report violations themselves (doctor, audit, the
@@ -49,6 +66,61 @@ export interface PoolStats {
   /** Callers waiting for a connection. */
   readonly waiting: number;
   readonly max: number;
+}
+
+/**
+ * Observers of the pool's hot path (metrics). Unset, they cost one property
+ * check per query; set, two clock reads.
+ */
+export interface PoolInstruments {
+  acquired?(seconds: number): void;
+  queried?(seconds: number, outcome: 'success' | 'error'): void;
+  /** A failed connect or a failing pooled connection, with its code and SQLSTATE when the server sent one. */
+  connectionFailed?(code: string, sqlstate: string | undefined): void;
+  /** A completed TLS handshake of a new connection. */
+  tlsHandshake?(seconds: number): void;
+  rotated?(event: RotationEvent): void;
+}
+
+/** True when the environment asks for a secrets backend (an explicit one, or the *_FILE convention). */
+function backendRequested(env: Env): boolean {
+  return Boolean(env.SECRETS_BACKEND || env.DB_PASSWORD_FILE || env.DB_USER_FILE);
+}
+
+/**
+ * Resolves the config; when a secrets backend is configured (the `secrets`
+ * option or SECRETS_BACKEND), fetches the credentials once so that startup
+ * fails early on a broken backend and the policy judges the real password.
+ */
+export async function resolveWithSecrets(
+  options: CreatePoolOptions,
+  logger: Logger,
+): Promise<{ config: ResolvedConfig; warnings: readonly ConfigWarning[]; credentials: CredentialSource }> {
+  const first = resolveConfig(options);
+  const env = options.env ?? process.env;
+  if (!options.secrets && !backendRequested(env)) {
+    return { ...first, credentials: configCredentials(first.config) };
+  }
+  const secretLogger = options.logger ? logger : undefined;
+  const cache =
+    options.secrets instanceof CachedCredentials
+      ? options.secrets
+      : new CachedCredentials(
+          options.secrets ??
+            createProviderFromEnv(env, { environment: first.config.environment, logger: secretLogger }),
+          { ...options.secretsCache, ...(secretLogger ? { logger: secretLogger } : {}) },
+        );
+  try {
+    const fetched = await cache.get();
+    const resolved = resolveConfig({
+      ...options,
+      secretCredentials: { backend: cache.backend, credentials: fetched },
+    });
+    return { ...resolved, credentials: backendCredentials(resolved.config, cache) };
+  } catch (error) {
+    await cache.close();
+    throw error;
+  }
 }
 
 /** Anything pool.query accepts. */
@@ -108,15 +180,33 @@ export class WardenPool extends EventEmitter {
 
   readonly #pg: pg.Pool;
   readonly #logger: Logger;
+  readonly #credentials: CredentialSource;
+  /** Shared with the Client class, which reports TLS handshakes through it. */
+  readonly #instruments: { current: PoolInstruments | undefined } = { current: undefined };
   readonly #lastReleased = new WeakMap<pg.PoolClient, number>();
   #closed = false;
 
-  constructor(config: ResolvedConfig, logger: Logger, credentials: () => Promise<ConnectionCredentials>) {
+  constructor(
+    config: ResolvedConfig,
+    logger: Logger,
+    credentials: CredentialSource = configCredentials(config),
+  ) {
     super();
     this.config = config;
     this.#logger = logger;
+    this.#credentials = credentials;
+    credentials.onRotate((event: RotationEvent) => {
+      this.#logger.log(
+        'info',
+        'db.rotation',
+        `credentials rotated (${event.backend}); new connections use them`,
+        { ...event },
+      );
+      this.#instruments.current?.rotated?.(event);
+      this.emit('rotation', event);
+    });
     this.#pg = new pg.Pool({
-      Client: createClientClass({ config, credentials }),
+      Client: createClientClass({ config, credentials, instruments: this.#instruments }),
       max: config.pool.max,
       min: config.pool.min,
       idleTimeoutMillis: config.pool.idleTimeoutMs,
@@ -148,6 +238,7 @@ export class WardenPool extends EventEmitter {
 
   #onConnectionError(error: Error): void {
     const coded = classifyQueryError(error);
+    this.#instruments.current?.connectionFailed?.(coded.code, (coded as { sqlstate?: string }).sqlstate);
     this.#logger.log('warn', 'db.connection-error', 'a pooled connection failed and was discarded', {
       code: coded.code,
       error: coded.message,
@@ -169,7 +260,28 @@ export class WardenPool extends EventEmitter {
    * retried with backoff until the acquire timeout.
    */
   async connect(options: { retry?: boolean } = {}): Promise<pg.PoolClient> {
-    const retry = options.retry ?? true;
+    const instruments = this.#instruments.current;
+    if (!instruments?.acquired) return this.#connect(options.retry ?? true);
+    const started = performance.now();
+    const client = await this.#connect(options.retry ?? true);
+    instruments.acquired((performance.now() - started) / 1000);
+    return client;
+  }
+
+  /** Readiness and a database round trip (see src/health): what `/health/ready` and `/health/database` report. */
+  async health(
+    options: { timeoutMs?: number } = {},
+  ): Promise<{ status: 'ok' | 'fail'; ready: ReadyReport; database: DatabaseReport }> {
+    const [ready, database] = await Promise.all([checkReady(this, options), checkDatabase(this, options)]);
+    return { status: ready.status === 'ok' && database.status === 'ok' ? 'ok' : 'fail', ready, database };
+  }
+
+  /** Sets (or with undefined, removes) the observers of the pool; see src/metrics. */
+  instrument(instruments: PoolInstruments | undefined): void {
+    this.#instruments.current = instruments;
+  }
+
+  async #connect(retry: boolean): Promise<pg.PoolClient> {
     const deadline = Date.now() + this.config.pool.acquireTimeoutMs;
     for (let attempt = 0; ; attempt++) {
       if (this.#closed)
@@ -180,6 +292,7 @@ export class WardenPool extends EventEmitter {
         client = await this.#pg.connect();
       } catch (error) {
         const coded = this.#acquireError(error, waitingBefore);
+        this.#instruments.current?.connectionFailed?.(coded.code, (coded as { sqlstate?: string }).sqlstate);
         const delay = backoffDelay(attempt);
         if (retry && TRANSIENT.has(coded.code) && Date.now() + delay < deadline && !this.#closed) {
           this.#logger.log('warn', 'db.reconnect', `connecting failed, retrying in ${delay} ms`, {
@@ -190,6 +303,15 @@ export class WardenPool extends EventEmitter {
           continue;
         }
         throw coded;
+      }
+      // After a rotation, connections opened with older credentials drain:
+      // they finish what they were doing and are closed at their next checkout.
+      if (
+        (client as unknown as { credentialGeneration?: number }).credentialGeneration! <
+        this.#credentials.generation
+      ) {
+        client.release(true);
+        continue;
       }
       if (this.#needsPrePing(client)) {
         try {
@@ -240,12 +362,16 @@ export class WardenPool extends EventEmitter {
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
     const client = await this.connect();
+    const instruments = this.#instruments.current;
+    const started = instruments?.queried ? performance.now() : 0;
     try {
       const result = await runQuery<R>(client, input, values);
       client.release();
+      instruments?.queried?.((performance.now() - started) / 1000, 'success');
       return result;
     } catch (error) {
       client.release(isConnectionBroken(error) ? (error as Error) : undefined);
+      instruments?.queried?.((performance.now() - started) / 1000, 'error');
       throw classifyQueryError(error);
     }
   }
@@ -276,17 +402,28 @@ export class WardenPool extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pg.end();
+    // After the last connection: a Vault lease is revoked only once nothing uses it.
+    await this.#credentials.close();
+  }
+
+  /** Where credentials come from and the cache state, for doctor and health (never a secret). */
+  credentialsInfo(): {
+    backend: string;
+    generation: number;
+    description: Record<string, unknown>;
+    cache: Record<string, unknown> | undefined;
+  } {
+    return {
+      backend: this.#credentials.backend,
+      generation: this.#credentials.generation,
+      description: this.#credentials.describe(),
+      cache: this.#credentials.stats(),
+    };
   }
 
   get closed(): boolean {
     return this.#closed;
   }
-}
-
-/** Credentials taken once from the resolved config (no secrets backend). */
-export function staticCredentials(config: ResolvedConfig): () => Promise<ConnectionCredentials> {
-  const credentials: ConnectionCredentials = { user: config.user, password: config.password };
-  return async () => credentials;
 }
 
 function emitWarnings(items: readonly { code: string; message: string }[]): void {
@@ -300,20 +437,19 @@ function emitWarnings(items: readonly { code: string; message: string }[]): void
  * pool that cannot work or is not secure.
  */
 export async function createPool(options: CreatePoolOptions = {}): Promise<WardenPool> {
-  const { config, warnings } = resolveConfig(options);
   const logger = createLogger(options.logger);
+  const { config, warnings, credentials } = await resolveWithSecrets(options, logger);
   emitWarnings(warnings);
   const strict = isProductionLike(config.environment) && (options.enforcePolicy ?? true);
 
   const violations = evaluateConfigPolicy(config);
   // Fail closed: in production an insecure config is refused before any
   // connection is opened, so a password never crosses an unverified link.
-  if (strict && violations.length > 0) throw new PolicyError(violations, config.environment);
+  if (strict && violations.length > 0) {
+    await credentials.close();
+    throw new PolicyError(violations, config.environment);
+  }
 
-  const credentials = async (): Promise<ConnectionCredentials> => ({
-    user: config.user,
-    password: config.password,
-  });
   const pool = new WardenPool(config, logger, credentials);
   let tls: TlsSessionInfo | undefined;
   let role: RoleFacts | undefined;

@@ -11,25 +11,26 @@
 import pg from 'pg';
 import type { ResolvedConfig } from '../config/schema.js';
 import { TlsError } from '../errors.js';
-import type { Secret } from '../redact/secret.js';
 import { attemptsFor, tlsOptionsFor, type TlsAttempt } from '../tls/ssl-options.js';
 import { classifyConnectError, type ConnectContext } from './classify-error.js';
-
-/** The credentials used for one physical connection. */
-export interface ConnectionCredentials {
-  readonly user: string;
-  readonly password: Secret | undefined;
-}
+import type { ConnectionCredentials, CredentialSource } from './credential-source.js';
 
 export interface ClientContext {
   readonly config: ResolvedConfig;
-  /** Called once per physical connection. */
-  readonly credentials: () => Promise<ConnectionCredentials>;
+  /** Asked once per physical connection, and again after an authentication failure. */
+  readonly credentials: CredentialSource;
+  /** Told how long each TLS handshake took (metrics). */
+  readonly instruments?: { current: { tlsHandshake?(seconds: number): void } | undefined };
 }
 
 /** The parts of pg.Client that pg does not type but this class relies on. */
 interface PgClientInternals {
-  connection: { stream: unknown; removeAllListeners(): void; end(): void };
+  connection: {
+    stream: unknown;
+    removeAllListeners(): void;
+    end(): void;
+    once(event: string, listener: () => void): void;
+  };
   ssl: unknown;
   connectionParameters: { ssl: unknown };
   user: string;
@@ -108,6 +109,8 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
     authMechanism: string | undefined;
     /** The user this connection logged in as (it may differ between connections). */
     connectedUser: string | undefined;
+    /** The credential generation it logged in with; older ones are retired by the pool. */
+    credentialGeneration = 0;
 
     constructor() {
       super(baseClientConfig(config, attempts[0]!));
@@ -125,13 +128,11 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
     }
 
     async #connectAll(): Promise<void> {
-      const internals = this as unknown as PgClientInternals;
-      const credentials = await context.credentials();
-      internals.user = credentials.user;
-      internals.password = credentials.password?.reveal();
-      this.connectedUser = credentials.user;
-      const ctx = { ...connectContext, user: credentials.user };
+      let credentials = await context.credentials.get();
+      let recovered = false;
       for (let index = 0; index < attempts.length; index++) {
+        this.#use(credentials);
+        this.#timeHandshake();
         try {
           await new Promise<void>((resolve, reject) =>
             super.connect((error: Error | null) => (error ? reject(error) : resolve())),
@@ -139,11 +140,46 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
           this.#checkChannelBinding();
           return;
         } catch (error) {
+          const coded = classifyConnectError(error, { ...connectContext, user: credentials.user });
+          // A rejected password may just be stale: re-fetch once (or try the
+          // backend's previous version) and retry this same attempt.
+          if (coded.code === 'PGW_CONN_AUTH_FAILED' && !recovered) {
+            recovered = true;
+            const fresh = await context.credentials.recover(credentials);
+            if (fresh) {
+              credentials = fresh;
+              this.#resetFor(attempts[index]!);
+              index--;
+              continue;
+            }
+          }
           const next = attempts[index + 1];
-          if (!next || !allowsFallback(error, attempts[index]!)) throw classifyConnectError(error, ctx);
+          if (!next || !allowsFallback(error, attempts[index]!)) throw coded;
           this.#resetFor(next);
         }
       }
+    }
+
+    /** Times the TLS handshake: from pg's upgrade of the socket to Node's secureConnect. */
+    #timeHandshake(): void {
+      const observer = context.instruments;
+      if (!observer?.current?.tlsHandshake) return;
+      const internals = this as unknown as PgClientInternals;
+      internals.connection.once('sslconnect', () => {
+        const started = performance.now();
+        const stream = internals.connection.stream as { once?(event: string, listener: () => void): void };
+        stream.once?.('secureConnect', () =>
+          observer.current?.tlsHandshake?.((performance.now() - started) / 1000),
+        );
+      });
+    }
+
+    #use(credentials: ConnectionCredentials): void {
+      const internals = this as unknown as PgClientInternals;
+      internals.user = credentials.user;
+      internals.password = credentials.password?.reveal();
+      this.connectedUser = credentials.user;
+      this.credentialGeneration = credentials.generation;
     }
 
     /** Prepares a fresh wire connection for the next sslmode attempt. */

@@ -36,6 +36,12 @@ export interface ClusterOptions {
   startTimeoutMs?: number;
   /** Keep the directory (data, log, sockets) after stop() and at exit, for debugging. Default `false`. */
   keep?: boolean;
+  /**
+   * Make this cluster a streaming replica of a running one: `pg_basebackup -R`
+   * from the primary's private socket instead of initdb. The replica serves
+   * read-only queries (hot standby) until {@link Cluster.promote}.
+   */
+  replicaOf?: { socketDir: string; port: number; binDir: string };
 }
 
 export interface CreateRoleOptions {

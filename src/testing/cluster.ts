@@ -21,6 +21,7 @@ import { findFreePort } from './free-port.js';
 import { HarnessError } from './harness-error.js';
 import { DEFAULT_HBA_LINES, renderHba } from './hba.js';
 import { runInitdb } from './initdb.js';
+import { runBaseBackup } from './base-backup.js';
 import { fileSize, readFrom, tail } from './log-file.js';
 import { resolveServerUser, type OsUser } from './os-user.js';
 import { chownTo, writeOwnedFile, makeOwnedDir } from './owned-files.js';
@@ -153,6 +154,20 @@ export class Cluster {
   /** `CREATE DATABASE`, optionally owned by `owner`. */
   async createDatabase(name: string, owner?: string): Promise<void> {
     await this.adminQuery(createDatabaseSql(name, owner));
+  }
+
+  /** Promotes a replica to primary (`pg_promote()`, waiting for it) . */
+  async promote(): Promise<void> {
+    await this.adminQuery('SELECT pg_promote(true, 30)');
+  }
+
+  /** A replica of this cluster (see `ClusterOptions.replicaOf`), with the same binaries. */
+  startReplica(options: Omit<ClusterOptions, 'replicaOf' | 'binaries'> = {}): Promise<Cluster> {
+    return Cluster.create({
+      ...options,
+      binaries: this.binaries,
+      replicaOf: { socketDir: this.socketDir, port: this.#port, binDir: this.binDir },
+    });
   }
 
   /** A `postgresql://` URL for this cluster over TCP, every part percent-encoded. */
@@ -315,14 +330,25 @@ export class Cluster {
   async #initialize(): Promise<void> {
     makeOwnedDir(this.socketDir, this.#owner);
     writeOwnedFile(this.logFile, '', this.#owner);
-    await runInitdb({
-      binaries: this.binaries,
-      dataDir: this.dataDir,
-      cwd: this.dir,
-      logFile: this.logFile,
-      owner: this.#owner,
-      dataChecksums: this.#options.dataChecksums ?? true,
-    });
+    if (this.#options.replicaOf) {
+      await runBaseBackup({
+        binaries: this.binaries,
+        primary: this.#options.replicaOf,
+        dataDir: this.dataDir,
+        cwd: this.dir,
+        logFile: this.logFile,
+        owner: this.#owner,
+      });
+    } else {
+      await runInitdb({
+        binaries: this.binaries,
+        dataDir: this.dataDir,
+        cwd: this.dir,
+        logFile: this.logFile,
+        owner: this.#owner,
+        dataChecksums: this.#options.dataChecksums ?? true,
+      });
+    }
     this.#initdbConf = readFileSync(join(this.dataDir, 'postgresql.conf'), 'utf8');
     const choosePort = this.#options.port === undefined;
     if (choosePort) this.#port = await findFreePort(this.#listen[0]);

@@ -8,6 +8,9 @@ import { ConfigError } from '../errors.js';
  */
 export const ADMIN_HBA_LINE = 'local all postgres trust';
 
+/** Lets the harness take base backups for replicas (replication is not matched by `all`). */
+export const ADMIN_REPLICATION_HBA_LINE = 'local replication postgres trust';
+
 /**
  * The rules used when a cluster is started without `hba`: anything over the
  * private socket, passwords (SCRAM) over loopback TCP. Tests that need TLS or
@@ -37,6 +40,7 @@ export function renderHba(lines: readonly string[]): string {
   return [
     '# pgwarden test harness: the first rule lets the harness administer the cluster.',
     ADMIN_HBA_LINE,
+    ADMIN_REPLICATION_HBA_LINE,
     ...lines,
   ]
     .map((line) => `${line}\n`)
