@@ -78,11 +78,14 @@ export const ERROR_CODES = {
   PGW_CREDS_STORE_UNAVAILABLE:
     'The credential store is absent or unreachable (no Secret Service, no encrypted file, no entry).',
   PGW_CREDS_STORE_LOCKED: 'The credential store is locked, or its passphrase is missing or wrong.',
-  PGW_CREDS_STORE_WRITE_FAILED: 'Writing the credential store (OS keychain, encrypted file or metadata) failed.',
-  PGW_CREDS_METADATA_INVALID: 'credentials.json (or the encrypted store) is malformed or has unsafe permissions.',
+  PGW_CREDS_STORE_WRITE_FAILED:
+    'Writing the credential store (OS keychain, encrypted file or metadata) failed.',
+  PGW_CREDS_METADATA_INVALID:
+    'credentials.json (or the encrypted store) is malformed or has unsafe permissions.',
   PGW_CREDS_CONFIRMATION_REQUIRED: 'Changing a production environment needs confirmation (--yes).',
   PGW_CREDS_CURRENT_INVALID: 'The stored password does not work, so it cannot be rotated.',
-  PGW_CREDS_ROTATION_FAILED: 'Rotation failed and the database side was rolled back; the old password still works.',
+  PGW_CREDS_ROTATION_FAILED:
+    'Rotation failed and the database side was rolled back; the old password still works.',
   PGW_CREDS_ROLLBACK_FAILED: 'Rotation failed and so did its rollback: the message says what to fix by hand.',
   PGW_ROLE_NOT_FOUND: 'The role does not exist.',
   PGW_ROLE_INSUFFICIENT_PRIVILEGE:
@@ -90,7 +93,8 @@ export const ERROR_CODES = {
   PGW_ROLES_FILE_INVALID: 'The roles file is malformed; the message gives the line and column.',
   PGW_ROLES_FORBIDDEN_ATTRIBUTE: 'The roles file asks for SUPERUSER, BYPASSRLS, REPLICATION or CREATEROLE.',
   PGW_ROLES_APPLY_FAILED: 'Applying the roles plan failed; the transaction was rolled back.',
-  PGW_INCIDENT_REFUSED: 'The incident action was refused (e.g. revoking the role the command is connected as).',
+  PGW_INCIDENT_REFUSED:
+    'The incident action was refused (e.g. revoking the role the command is connected as).',
   // audit (add codes of that area here)
   PGW_AUDIT_SUPPRESSIONS_INVALID:
     'The audit suppressions (.pgwarden-audit.yaml or --ignore) are malformed, lack a reason or name an unknown check.',

@@ -80,7 +80,11 @@ export function scramVerifierMatches(verifier: string, password: string | Secret
   return storedKey.equals(parts.storedKey) && serverKey.equals(parts.serverKey);
 }
 
-function scramKeys(password: string, salt: Buffer, iterations: number): { storedKey: Buffer; serverKey: Buffer } {
+function scramKeys(
+  password: string,
+  salt: Buffer,
+  iterations: number,
+): { storedKey: Buffer; serverKey: Buffer } {
   const salted = pbkdf2Sync(saslPrep(password), salt, iterations, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   return {
