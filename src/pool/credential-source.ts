@@ -62,9 +62,22 @@ function same(
   return (a.user ?? fallbackUser) === b.user && (a.password?.equals(b.password) ?? b.password === undefined);
 }
 
-/** Credentials from a secrets backend, cached (TTL, single-flight, stale-if-error). */
-export function backendCredentials(config: ResolvedConfig, cache: CachedCredentials): CredentialSource {
+/**
+ * Credentials from a secrets backend, cached (TTL, single-flight,
+ * stale-if-error). The cache is also consulted every `refreshIntervalMs`
+ * while the pool lives, so a rotation is noticed (and old connections
+ * drained) even when no new connection is being opened.
+ */
+export function backendCredentials(
+  config: ResolvedConfig,
+  cache: CachedCredentials,
+  refreshIntervalMs: number,
+): CredentialSource {
   let generation = 0;
+  // get() answers from the cache while fresh: this costs no backend call
+  // unless the TTL (or the lease) says it is time.
+  const poll = setInterval(() => void cache.get().catch(() => undefined), refreshIntervalMs);
+  poll.unref();
   const listeners: Array<(event: RotationEvent) => void> = [];
   const toConnection = (c: Credentials): ConnectionCredentials => ({
     user: c.user ?? config.user,
@@ -102,6 +115,9 @@ export function backendCredentials(config: ResolvedConfig, cache: CachedCredenti
     onRotate: (listener) => void listeners.push(listener),
     describe: () => ({ backend: cache.backend, ...cache.describe() }),
     stats: () => ({ ...cache.stats() }),
-    close: () => cache.close(),
+    close: () => {
+      clearInterval(poll);
+      return cache.close();
+    },
   };
 }

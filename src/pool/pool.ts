@@ -82,6 +82,9 @@ export interface PoolInstruments {
   rotated?(event: RotationEvent): void;
 }
 
+/** How often an idle pool looks at its credentials for rotations (at most the cache TTL). */
+const DEFAULT_SECRET_POLL_MS = 30_000;
+
 /** True when the environment asks for a secrets backend (an explicit one, or the *_FILE convention). */
 function backendRequested(env: Env): boolean {
   return Boolean(env.SECRETS_BACKEND || env.DB_PASSWORD_FILE || env.DB_USER_FILE);
@@ -116,7 +119,8 @@ export async function resolveWithSecrets(
       ...options,
       secretCredentials: { backend: cache.backend, credentials: fetched },
     });
-    return { ...resolved, credentials: backendCredentials(resolved.config, cache) };
+    const pollMs = Math.min(options.secretsCache?.ttlMs ?? DEFAULT_SECRET_POLL_MS, DEFAULT_SECRET_POLL_MS);
+    return { ...resolved, credentials: backendCredentials(resolved.config, cache, pollMs) };
   } catch (error) {
     await cache.close();
     throw error;

@@ -32,7 +32,7 @@ interface PgClientInternals {
     once(event: string, listener: () => void): void;
   };
   ssl: unknown;
-  connectionParameters: { ssl: unknown };
+  connectionParameters: { ssl: unknown; user: string };
   user: string;
   password: string | undefined;
   _connecting: boolean;
@@ -51,6 +51,9 @@ interface PgClientInternals {
 const PgConnection = (
   pg as unknown as { Connection: new (options: object) => PgClientInternals['connection'] }
 ).Connection;
+
+/** Re-fetch rounds after an authentication failure before it is reported. */
+const MAX_AUTH_RECOVERIES = 3;
 
 /** Errors after which libpq moves on to the next sslmode attempt. */
 function allowsFallback(error: unknown, attempt: TlsAttempt): boolean {
@@ -129,7 +132,7 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
 
     async #connectAll(): Promise<void> {
       let credentials = await context.credentials.get();
-      let recovered = false;
+      let recoveries = 0;
       for (let index = 0; index < attempts.length; index++) {
         this.#use(credentials);
         this.#timeHandshake();
@@ -141,10 +144,11 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
           return;
         } catch (error) {
           const coded = classifyConnectError(error, { ...connectContext, user: credentials.user });
-          // A rejected password may just be stale: re-fetch once (or try the
-          // backend's previous version) and retry this same attempt.
-          if (coded.code === 'PGW_CONN_AUTH_FAILED' && !recovered) {
-            recovered = true;
+          // A rejected password may just be stale: re-fetch (or try the
+          // backend's previous version) and retry this same attempt. More than
+          // one round, because a rotation can land between two attempts.
+          if (coded.code === 'PGW_CONN_AUTH_FAILED' && recoveries < MAX_AUTH_RECOVERIES) {
+            recoveries += 1;
             const fresh = await context.credentials.recover(credentials);
             if (fresh) {
               credentials = fresh;
@@ -176,7 +180,9 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
 
     #use(credentials: ConnectionCredentials): void {
       const internals = this as unknown as PgClientInternals;
+      // pg sends connectionParameters.user at startup and uses this.user for md5.
       internals.user = credentials.user;
+      internals.connectionParameters.user = credentials.user;
       internals.password = credentials.password?.reveal();
       this.connectedUser = credentials.user;
       this.credentialGeneration = credentials.generation;

@@ -170,6 +170,15 @@ export class CachedCredentials {
       if (now >= entry.refreshAt) this.#refresh().catch(() => undefined);
       return entry.credentials;
     }
+    // During a known outage, callers are not made to wait for yet another
+    // failing fetch: they get the stale credentials at once while one
+    // background refresh probes the backend.
+    const stale = this.#outage ? this.#staleEntry(now) : undefined;
+    if (stale) {
+      this.#stats.staleServed += 1;
+      this.#refresh().catch(() => undefined);
+      return stale.credentials;
+    }
     this.#stats.misses += 1;
     try {
       return (await this.#wait(this.#refresh(), signal)).credentials;
