@@ -38,7 +38,7 @@ export interface DoctorReport {
   /** The effective configuration, secrets shown only as set/unset and their source. */
   readonly config: Record<string, unknown>;
   /** Where credentials come from (backend, settings) and the cache state; never a secret. */
-  readonly credentials?: Record<string, unknown>;
+  readonly credentialSource?: Record<string, unknown>;
   readonly warnings: readonly ErrorSummary[];
   readonly violations: readonly PolicyViolation[];
   readonly error?: ErrorSummary;
@@ -126,7 +126,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     environment: config.environment,
     policy: config.policy,
     config: describeConfig(config),
-    credentials: { backend: credentials.backend, ...credentials.describe(), cache: credentials.stats() },
+    credentialSource: { backend: credentials.backend, ...credentials.describe(), cache: credentials.stats() },
     warnings: warnings.map((w) => ({ code: w.code, message: w.message, option: w.option })),
   };
 

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -103,6 +103,29 @@ describe('pgwarden doctor', () => {
     assert.equal(run(['doctor', '--env', 'prodd']).status, 2);
     assert.equal(run(['doctor', '--no-such-flag']).status, 2);
     assert.equal(run(['no-such-command']).status, 2);
+  });
+
+  test('reports where the credentials come from and the cache state, never the secret', () => {
+    const passwordFile = join(dir, 'db-password');
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    const env = {
+      APP_ENV: 'production',
+      DB_HOST: 'localhost',
+      DB_PORT: String(cluster.port),
+      DB_NAME: 'postgres',
+      DB_USER: 'app',
+      DB_SSL: 'true',
+      DB_SSL_CA: files.caCertPath,
+      DB_PASSWORD_FILE: passwordFile,
+    };
+    const json = run(['doctor', '--json', '--policy', 'strict'], env);
+    const report = JSON.parse(json.stdout);
+    assert.equal(json.status, 0, json.stdout);
+    assert.equal(report.config.passwordSource, 'secrets:file');
+    assert.equal(report.credentialSource.backend, 'file');
+    assert.equal(report.credentialSource.cache.fetches, 1);
+    const text = run(['doctor'], env);
+    assert.match(text.stdout, /Credentials\n  backend +file/);
   });
 
   test('text output is readable and redacted', () => {

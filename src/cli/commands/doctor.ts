@@ -67,6 +67,19 @@ export function formatDoctor(report: DoctorReport): string {
     lines.push(`  ${key.padEnd(18)} ${String(c[key])}`);
   }
   for (const w of report.warnings) lines.push(`  ! [${w.code}] ${w.message}`);
+  if (report.credentialSource) {
+    const { backend, cache, ...settings } = report.credentialSource as Record<string, unknown>;
+    lines.push('', 'Credentials', `  backend            ${String(backend)}`);
+    for (const [key, value] of Object.entries(settings)) {
+      if (key !== 'backend' && value !== undefined) lines.push(`  ${key.padEnd(18)} ${String(value)}`);
+    }
+    if (cache && typeof cache === 'object') {
+      const c = cache as Record<string, unknown>;
+      lines.push(
+        `  cache              ${c.fetches} fetch(es), ${c.hits} hit(s), ${c.staleServed} stale${c.lastErrorCode ? `, last error ${String(c.lastErrorCode)}` : ''}`,
+      );
+    }
+  }
   lines.push('', 'Policy');
   if (report.violations.length === 0) lines.push('  ✓ no violations');
   for (const v of report.violations) lines.push(`  ✗ [${v.code}] ${v.message}`, `      fix: ${v.fix}`);
