@@ -48,6 +48,8 @@ export const ERROR_CODES = {
   PGW_CONN_HBA_REJECTED: 'No pg_hba.conf rule admits this connection.',
   PGW_CONN_DATABASE_NOT_FOUND: 'The database does not exist.',
   PGW_CONN_LOST: 'The connection to the server was lost.',
+  PGW_CONN_NO_TARGET_HOST:
+    'No host of the list has the wanted target_session_attrs (e.g. no writable primary yet).',
   PGW_CONN_FAILED: 'Connecting failed for another reason; the cause is attached.',
   // pool
   PGW_POOL_EXHAUSTED: 'No connection became free within the acquire timeout.',
@@ -120,6 +122,12 @@ export const ERROR_CODES = {
   PGW_BACKUP_NO_SPACE: 'The disk filled up while writing; the partial file was removed.',
   PGW_BACKUP_IO_FAILED: 'Reading or writing a backup file failed for another reason.',
   // health, metrics, monitor, alerts (add codes of that area here)
+  PGW_ALERTS_CONFIG_INVALID:
+    'The alerts configuration (YAML file, flag or webhook URL) is invalid; the message names each bad key.',
+  PGW_ALERTS_INPUT_UNREADABLE:
+    'A file or directory given to alerts check (--log, --config, --backup-dir) cannot be read.',
+  PGW_ALERTS_WEBHOOK_FAILED:
+    'Warning: an alert webhook delivery failed (HTTP status, timeout or network error); the alert is still reported.',
   // throwaway clusters (demo and tests)
   PGW_HARNESS_FAILED:
     'The throwaway PostgreSQL harness failed (initdb, start, reload or stop); the server log tail is in the message.',

@@ -63,3 +63,74 @@ export { createVaultProvider } from './secrets/vault.js';
 export { createVaultDatabaseProvider } from './secrets/vault-database.js';
 export { createRdsIamProvider } from './secrets/rds-iam.js';
 export { createKeychainProvider } from './secrets/keychain.js';
+// pgwarden audit (issue 5)
+export { runAudit } from './audit/runner.js';
+export type { AuditOptions } from './audit/runner.js';
+export type { AuditReport, AuditSummary } from './audit/report-model.js';
+export { blockingFindings } from './audit/report-model.js';
+export type { Finding, FindingObject, Area as AuditArea } from './audit/finding.js';
+export type { Severity as AuditSeverity, Status as AuditStatus } from './audit/severity.js';
+export {
+  formatReport as formatAuditReport,
+  REPORT_FORMATS as AUDIT_REPORT_FORMATS,
+} from './audit/report/format.js';
+export type { ReportFormat as AuditReportFormat } from './audit/report/format.js';
+export { CHECK_CATALOG as AUDIT_CHECKS } from './audit/catalog.js';
+export { DEFAULT_THRESHOLDS as AUDIT_DEFAULT_THRESHOLDS } from './audit/check.js';
+export type { AuditThresholds } from './audit/check.js';
+export {
+  loadSuppressions,
+  parseSuppressions,
+  ignoreFlags as auditIgnoreFlags,
+} from './audit/suppressions.js';
+export type { Suppression as AuditSuppression } from './audit/suppressions.js';
+export { loadBaseline, parseBaseline } from './audit/baseline.js';
+export { SERVER_VERSIONS } from './audit/server-versions.js';
+export type { ServerVersionTable } from './audit/server-versions.js';
+export { AuditError } from './audit/audit-error.js';
+// pgwarden creds, roles, incident (issue 4)
+export {
+  scramSha256Verifier,
+  scramVerifierMatches,
+  parseScramVerifier,
+  serverScramIterations,
+  DEFAULT_SCRAM_ITERATIONS,
+} from './sql/scram-verifier.js';
+export type { ScramVerifierOptions, ScramVerifierParts } from './sql/scram-verifier.js';
+export { CredentialStore } from './creds/store.js';
+export type { CredentialStoreOptions, AddOptions, UpdateOptions, RotationRecord } from './creds/store.js';
+export type {
+  CredentialEnvironment,
+  EnvironmentFields,
+  StoreKind,
+  RotationStrategy,
+} from './creds/environment.js';
+export type { PasswordBackend } from './creds/password-backend.js';
+export { createKeychainBackend } from './creds/keychain-backend.js';
+export type { KeychainBackendOptions } from './creds/keychain-backend.js';
+export { createEncryptedFileBackend } from './creds/file-backend.js';
+export type { EncryptedFileBackendOptions, PassphraseSource } from './creds/file-backend.js';
+export { generatePassword } from './creds/generate.js';
+export type { GenerateOptions, CharacterClass } from './creds/generate.js';
+export { checkExpiry } from './creds/expiry.js';
+export type { ExpiryReport, ExpiryEntry, ExpiryStatus } from './creds/expiry.js';
+export { exportEnvironment } from './creds/export.js';
+export type { ExportFormat } from './creds/export.js';
+export { testCredentials } from './creds/test-credentials.js';
+export type { CredentialsTestReport } from './creds/test-credentials.js';
+export { rotateCredentials } from './creds/rotate.js';
+export type { RotateOptions, RotationReport } from './creds/rotate.js';
+export { environmentPoolOptions, connectEnvironment } from './creds/connect.js';
+export { CredsError } from './creds/creds-error.js';
+export { parseRolesFile } from './roles/roles-file.js';
+export type { RolesFile, GroupSpec, LoginSpec, Preset } from './roles/roles-file.js';
+export { planRoles } from './roles/plan.js';
+export type { RolesPlan, PlannedStatement, PlanOptions } from './roles/plan.js';
+export { applyRoles } from './roles/apply.js';
+export type { ApplyOptions, ApplyReport } from './roles/apply.js';
+export { RolesError } from './roles/roles-error.js';
+export { revokeRole } from './incident/revoke.js';
+export type { RevokeOptions, RevokeReport, StillHeld } from './incident/revoke.js';
+export { listSessions } from './incident/sessions.js';
+export type { SessionsOptions, SessionsReport, SessionRow } from './incident/sessions.js';
+export { IncidentError } from './incident/incident-error.js';

@@ -40,6 +40,59 @@ function buildProgram(): Command {
       process.exitCode = await demoCommand(options);
     });
 
+  // creds, roles and incident parse their own subcommands (src/cli/commands/<name>.ts),
+  // so the whole tree loads only when the group is used.
+  for (const [name, description] of [
+    ['creds', 'Credentials in the OS keychain: add, list, show, test, check, rotate, generate, export'],
+    ['roles', 'Least-privilege roles from a YAML file: plan, apply'],
+    ['incident', 'Incident response: revoke a role, list sessions'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .usage('<command> [options]  (pgwarden ' + name + ' --help for the commands)')
+      .argument('[args...]')
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .helpOption(false)
+      .action(async (_args: string[], _options: unknown, command: Command) => {
+        const load = {
+          creds: async () => (await import('./commands/creds.js')).credsCommand,
+          roles: async () => (await import('./commands/roles.js')).rolesCommand,
+          incident: async () => (await import('./commands/incident.js')).incidentCommand,
+        }[name];
+        process.exitCode = await (await load())(command.args);
+      });
+  }
+
+  program
+    .command('audit')
+    .description('Security posture audit of the server and of the connection config, from the app role')
+    .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+    .option('--env <name>', 'environment to judge against: production, staging, development, test')
+    .option('--policy <profile>', 'policy profile: standard or strict')
+    .option('--format <format>', 'text, json, sarif, junit or html', 'text')
+    .option('--output <file>', 'write the report to a file instead of stdout')
+    .option(
+      '--fail-on <severity>',
+      'exit 1 on a failure at or above: critical, high, medium, low, info',
+      'high',
+    )
+    .option('--suppressions <file>', 'suppressions file (default ./.pgwarden-audit.yaml when present)')
+    .option(
+      '--ignore <id[:object]>',
+      'suppress a check (or one object of it); repeatable, needs --ignore-reason',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
+    .option('--ignore-reason <text>', 'why the --ignore entries are accepted')
+    .option('--baseline <file>', 'a previous JSON report: only new failures count')
+    .option('--no-color', 'no ANSI colours in text output')
+    .action(async (options) => {
+      const { auditCommand } = await import('./commands/audit.js');
+      process.exitCode = await auditCommand(options);
+    });
+
   // Further commands register here, one block each, loading their module lazily.
 
   return program;

@@ -266,3 +266,50 @@ describe('bad input', () => {
     assert.ok(warnings.every((w) => w.code === 'PGW_CONFIG_UNKNOWN_KEY'));
   });
 });
+
+describe('host lists and replicas', () => {
+  test('hosts pair with ports by position; a single port applies to all; replicas take host[:port]', () => {
+    const { config } = resolveConfig({
+      env: {
+        DB_HOST: 'db1,db2',
+        DB_PORT: '6001,6002',
+        DB_READ_REPLICA_HOST: 'r1,r2:7000',
+        DB_FAILOVER_TIMEOUT: '5000',
+      },
+      environment: 'test',
+    });
+    assert.deepEqual(config.hosts, [
+      { host: 'db1', port: 6001 },
+      { host: 'db2', port: 6002 },
+    ]);
+    assert.equal(config.host, 'db1');
+    assert.deepEqual(config.replicas.hosts, [
+      { host: 'r1', port: 6001 },
+      { host: 'r2', port: 7000 },
+    ]);
+    assert.equal(config.failoverTimeoutMs, 5000);
+    assert.deepEqual(resolveConfig({ host: 'a,b', port: 7000, environment: 'test', env: {} }).config.hosts, [
+      { host: 'a', port: 7000 },
+      { host: 'b', port: 7000 },
+    ]);
+  });
+
+  test('mismatched host and port lists, empty hosts and bad replica entries are coded errors', () => {
+    assert.equal(
+      code(() => resolveConfig({ env: { DB_HOST: 'a,b,c', DB_PORT: '1,2' }, environment: 'test' })),
+      'PGW_CONFIG_CONFLICT',
+    );
+    assert.equal(
+      code(() => resolveConfig({ env: { DB_HOST: 'a,,b' }, environment: 'test' })),
+      'PGW_CONFIG_INVALID',
+    );
+    assert.equal(
+      code(() => resolveConfig({ env: { DB_READ_REPLICA_HOST: 'r1:99999' }, environment: 'test' })),
+      'PGW_CONFIG_INVALID',
+    );
+    assert.equal(
+      code(() => resolveConfig({ env: { PGTARGETSESSIONATTRS: 'writable' }, environment: 'test' })),
+      'PGW_CONFIG_INVALID',
+    );
+  });
+});

@@ -32,6 +32,7 @@ import {
 } from './schema.js';
 import { closestName } from './suggest.js';
 import { parseDatabaseUrl } from './url.js';
+import { parseHostList, parseReplicaList } from './hosts.js';
 
 /** Inputs of resolveConfig that are not configuration values. */
 export interface ResolveInputs {
@@ -77,6 +78,9 @@ const DEFAULTS = {
   prePingIdleMs: 10_000,
   sslMinVersion: 'TLSv1.2',
   policy: 'standard',
+  replicaMaxLagMs: 10_000,
+  replicaCheckIntervalMs: 5_000,
+  failoverTimeoutMs: 30_000,
 } as const;
 
 function optionsLayer(options: Record<string, unknown>): ConfigLayer {
@@ -346,11 +350,32 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     );
   }
 
+  const hosts = parseHostList(parsed.host ?? DEFAULTS.host, parsed.port, DEFAULTS.port, {
+    host: origins.host ?? 'host',
+    port: origins.port ?? 'port',
+  });
+  const replicaHosts =
+    parsed.readReplicas === undefined
+      ? []
+      : parseReplicaList(
+          parsed.readReplicas,
+          parsed.readReplicaPort ?? hosts[0]!.port,
+          origins.readReplicas ?? 'readReplicas',
+        );
+
   const config: ResolvedConfig = {
     environment,
     policy: parsed.policy ?? DEFAULTS.policy,
-    host: parsed.host ?? DEFAULTS.host,
-    port: parsed.port ?? DEFAULTS.port,
+    host: hosts[0]!.host,
+    port: hosts[0]!.port,
+    hosts,
+    targetSessionAttrs: parsed.targetSessionAttrs ?? 'any',
+    replicas: {
+      hosts: replicaHosts,
+      maxLagMs: parsed.replicaMaxLagMs ?? DEFAULTS.replicaMaxLagMs,
+      checkIntervalMs: parsed.replicaCheckIntervalMs ?? DEFAULTS.replicaCheckIntervalMs,
+    },
+    failoverTimeoutMs: parsed.failoverTimeoutMs ?? DEFAULTS.failoverTimeoutMs,
     database: parsed.database ?? user,
     user,
     password,

@@ -15,6 +15,15 @@ export type TlsVersion = (typeof TLS_VERSIONS)[number];
 
 export const CHANNEL_BINDING_MODES = ['disable', 'prefer', 'require'] as const;
 export const POLICY_PROFILES = ['standard', 'strict'] as const;
+export const TARGET_SESSION_ATTRS = [
+  'any',
+  'read-write',
+  'read-only',
+  'primary',
+  'standby',
+  'prefer-standby',
+] as const;
+export type TargetSessionAttrs = (typeof TARGET_SESSION_ATTRS)[number];
 export type PolicyProfile = (typeof POLICY_PROFILES)[number];
 
 const milliseconds = z.coerce.number().int().min(0).max(2_147_483_647);
@@ -27,10 +36,25 @@ const secretString = z.union([z.string(), z.instanceof(Secret)]);
 export const optionsSchema = z.object({
   /** A `postgres://` URL, like DATABASE_URL. Fields set as options still win over it. */
   url: z.string().optional(),
-  /** Server host name, IP address or unix-socket directory. Default `localhost`. */
+  /**
+   * Server host name, IP address or unix-socket directory; several,
+   * comma-separated, are tried in order as libpq does (`db1,db2`). Default `localhost`.
+   */
   host: z.string().min(1).optional(),
-  /** Server port. Default 5432. */
-  port: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Server port; a comma-separated list pairs with a host list. Default 5432. */
+  port: z.union([z.coerce.number().int().min(1).max(65535), z.string().regex(/^\d+(,\d*)*$/)]).optional(),
+  /** Which server of a host list to use: `read-write` finds the primary after a failover. Default `any`. */
+  targetSessionAttrs: z.enum(TARGET_SESSION_ATTRS).optional(),
+  /** Read replicas for `pool.read`: `host[:port]` entries, comma-separated or as an array. */
+  readReplicas: z.union([z.string(), z.array(z.string())]).optional(),
+  /** Port of replicas listed without one. Default: the primary's. */
+  readReplicaPort: z.coerce.number().int().min(1).max(65535).optional(),
+  /** A replica lagging more than this is skipped for reads. Default 10 000 ms. */
+  replicaMaxLagMs: milliseconds.optional(),
+  /** How often replicas are health-checked. Default 5 000 ms. */
+  replicaCheckIntervalMs: milliseconds.optional(),
+  /** How long to look for a writable host after the primary fails. Default 30 000 ms. */
+  failoverTimeoutMs: milliseconds.optional(),
   /** Database name. Default: the user name, as libpq does. */
   database: z.string().min(1).optional(),
   /** Login role. Default: the OS user name, as libpq does. */
@@ -97,6 +121,11 @@ export type PemSource =
   | { readonly origin: 'inline'; readonly pem: string }
   | { readonly origin: 'system' };
 
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface ResolvedTls {
   /** The sslmode as configured. */
   readonly mode: SslMode;
@@ -118,8 +147,18 @@ export interface ResolvedTls {
 export interface ResolvedConfig {
   readonly environment: (typeof ENVIRONMENTS)[number];
   readonly policy: PolicyProfile;
+  /** The first of {@link hosts}. */
   readonly host: string;
   readonly port: number;
+  /** Every host to try, in order (libpq multi-host). */
+  readonly hosts: readonly HostPort[];
+  readonly targetSessionAttrs: TargetSessionAttrs;
+  readonly replicas: {
+    readonly hosts: readonly HostPort[];
+    readonly maxLagMs: number;
+    readonly checkIntervalMs: number;
+  };
+  readonly failoverTimeoutMs: number;
   readonly database: string;
   readonly user: string;
   readonly password: Secret | undefined;

@@ -23,3 +23,15 @@ test('libpq URL forms', () => {
   const c = parseDatabaseUrl('postgres://h/db?ssl=true', 'url');
   assert.equal(c.values.sslMode, 'verify-full');
 });
+
+test('multi-host URLs, as libpq writes them', () => {
+  const a = parseDatabaseUrl(
+    'postgresql://u:p@db1:5432,db2:5433,[::1]/app?target_session_attrs=read-write',
+    'url',
+  );
+  assert.equal(a.values.host, 'db1,db2,::1');
+  assert.equal(a.values.port, '5432,5433,');
+  assert.equal(a.values.targetSessionAttrs, 'read-write');
+  assert.equal(a.values.user, 'u');
+  assert.equal(a.values.database, 'app');
+});

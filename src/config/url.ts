@@ -24,6 +24,7 @@ const PARAMS: Record<string, OptionKey> = {
   channel_binding: 'channelBinding',
   application_name: 'applicationName',
   connect_timeout: 'connectionTimeoutMs',
+  target_session_attrs: 'targetSessionAttrs',
 };
 
 /** Parameters libpq knows that pgwarden accepts without acting on them. */
@@ -36,7 +37,6 @@ const IGNORED_PARAMS = new Set([
   'keepalives_count',
   'tcp_user_timeout',
   'client_encoding',
-  'target_session_attrs',
   'load_balance_hosts',
   'sslcompression',
   'sslsni',
@@ -70,15 +70,30 @@ export function parseDatabaseUrl(url: string, label: string): ConfigLayer {
   if (!['postgres', 'postgresql'].includes(scheme[1]!.toLowerCase())) {
     throw invalid(`the scheme "${scheme[1]}" is not postgres or postgresql`);
   }
-  if (/^[a-z]+:\/\/[^/?#]*,/i.test(url.trim())) {
-    throw invalid('multiple hosts are not supported yet');
+  // libpq multi-host form: postgresql://u:p@h1:5432,h2:5433/db. WHATWG URL
+  // cannot parse it, so the host list is cut out and parsed here.
+  let text = url.trim();
+  const multi = /^([a-z]+:\/\/(?:[^@/?#]*@)?)([^/?#]*,[^/?#]*)(.*)$/i.exec(text);
+  let hostList: { hosts: string[]; ports: string[] } | undefined;
+  if (multi) {
+    const entries = multi[2]!.split(',');
+    const hosts: string[] = [];
+    const ports: string[] = [];
+    for (const entry of entries) {
+      const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(entry);
+      if (!m || m[1] === '') throw invalid('a host in the host list is malformed');
+      hosts.push(m[1]!.replace(/^\[|\]$/g, ''));
+      ports.push(m[2] ?? '');
+    }
+    hostList = { hosts, ports };
+    text = `${multi[1]}${hosts[0]!.includes(':') ? `[${hosts[0]}]` : hosts[0]}${multi[3]}`;
   }
 
   let parsed: URL;
   try {
     // postgres: is not a WHATWG "special" scheme, so no default port is
     // stripped and an empty host (unix socket via ?host=) stays empty.
-    parsed = new URL(url.trim());
+    parsed = new URL(text);
   } catch {
     throw invalid('the host, port or percent-encoding is malformed');
   }
@@ -96,6 +111,11 @@ export function parseDatabaseUrl(url: string, label: string): ConfigLayer {
     setValue(layer, 'host', decode(host, 'host'), `${label} host`);
   }
   if (parsed.port !== '') setValue(layer, 'port', parsed.port, `${label} port`);
+  if (hostList) {
+    setValue(layer, 'host', hostList.hosts.join(','), `${label} host`);
+    if (hostList.ports.some((p) => p !== ''))
+      setValue(layer, 'port', hostList.ports.join(','), `${label} port`);
+  }
   if (parsed.username) setValue(layer, 'user', decode(parsed.username, 'user name'), `${label} user`);
   if (parsed.password) setValue(layer, 'password', decode(parsed.password, 'password'), `${label} password`);
   const path = parsed.pathname.replace(/^\//, '');

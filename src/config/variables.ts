@@ -75,6 +75,30 @@ export const CONNECTION_VARIABLES: readonly VariableSpec[] = [
     description: 'Policy profile: `standard` or `strict`.',
   },
   {
+    name: 'DB_READ_REPLICA_HOST',
+    group: 'DB',
+    option: 'readReplicas',
+    description: 'Read replicas for `pool.read`: `host[:port]`, comma-separated.',
+  },
+  {
+    name: 'DB_READ_REPLICA_PORT',
+    group: 'DB',
+    option: 'readReplicaPort',
+    description: 'Port of replicas listed without one.',
+  },
+  {
+    name: 'DB_READ_REPLICA_MAX_LAG',
+    group: 'DB',
+    option: 'replicaMaxLagMs',
+    description: 'Replicas lagging more (ms) are skipped.',
+  },
+  {
+    name: 'DB_FAILOVER_TIMEOUT',
+    group: 'DB',
+    option: 'failoverTimeoutMs',
+    description: 'Milliseconds to find a new writable host.',
+  },
+  {
     name: 'DATABASE_POOL_SIZE',
     group: 'DB',
     option: 'min',
@@ -120,6 +144,12 @@ export const CONNECTION_VARIABLES: readonly VariableSpec[] = [
     description: 'libpq: `postgres` or `direct`.',
   },
   { name: 'PGCHANNELBINDING', group: 'PG', option: 'channelBinding', description: 'libpq: channel_binding.' },
+  {
+    name: 'PGTARGETSESSIONATTRS',
+    group: 'PG',
+    option: 'targetSessionAttrs',
+    description: 'libpq: target_session_attrs for a host list.',
+  },
   { name: 'PGAPPNAME', group: 'PG', option: 'applicationName', description: 'libpq: application_name.' },
   {
     name: 'PGCONNECT_TIMEOUT',
@@ -141,9 +171,6 @@ export const OTHER_KNOWN_VARIABLES: readonly string[] = [
   'DB_CREDENTIALS_ENV',
   'DB_PASSWORD_FILE',
   'DB_USER_FILE',
-  'DB_READ_REPLICA_HOST',
-  'DB_READ_REPLICA_PORT',
-  'DB_FAILOVER_TIMEOUT',
   'DB_APP_PASSWORD',
   // libpq variables pgwarden does not use but that are legitimate
   'PGHOSTADDR',
@@ -164,7 +191,6 @@ export const OTHER_KNOWN_VARIABLES: readonly string[] = [
   'PGGSSLIB',
   'PGKRBSRVNAME',
   'PGGSSDELEGATION',
-  'PGTARGETSESSIONATTRS',
   'PGLOADBALANCEHOSTS',
   'PGCLIENTENCODING',
   'PGDATESTYLE',

@@ -137,6 +137,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       ),
     );
 
+    // ── pgwarden audit (issue 5): an insecure cluster audited, hardened, audited clean; HTML report kept ──
+    const { runAuditDemo } = await import('../audit/demo-steps.js');
+    await runAuditDemo({ record, keep: options.keep ?? false });
+    // ── end of the audit steps ──
+
     return { ok: steps.every((s) => s.ok), steps, binaries: `${cluster.binaries.source} ${cluster.binDir}` };
   } finally {
     await cluster?.stop();

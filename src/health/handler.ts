@@ -96,6 +96,9 @@ export function healthHandler(pool: WardenPool, options: HealthHandlerOptions = 
           cache: credentials.cache,
           ...(authorized ? { settings: credentials.description } : {}),
         },
+        replicas: pool.read
+          .status()
+          .map(({ host, port, ...state }) => (authorized ? { host, port, ...state } : state)),
         backup: lastBackup
           ? {
               newestAt: lastBackup.toISOString(),

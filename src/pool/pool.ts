@@ -21,6 +21,7 @@ import { createLogger, type Logger, type LoggerLike } from '../logger.js';
 import { isSqlFragment, sql, type SqlFragment } from '../sql/sql.js';
 import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
 import { backoffDelay, sleep } from './backoff.js';
+import { ReadReplicas } from './read-replicas.js';
 import { classifyConnectError, classifyQueryError } from './classify-error.js';
 import { clientStream, createClientClass } from './warden-client.js';
 import {
@@ -151,7 +152,13 @@ export interface StartupReport {
 }
 
 /** Failures worth retrying with backoff: the server may come back. */
-const TRANSIENT = new Set(['PGW_CONN_REFUSED', 'PGW_CONN_LOST', 'PGW_CONN_TIMEOUT', 'PGW_CONN_FAILED']);
+const TRANSIENT = new Set([
+  'PGW_CONN_REFUSED',
+  'PGW_CONN_LOST',
+  'PGW_CONN_TIMEOUT',
+  'PGW_CONN_FAILED',
+  'PGW_CONN_NO_TARGET_HOST',
+]);
 
 function toQueryConfig(input: QueryInput, values?: unknown[]): pg.QueryConfig {
   if (typeof input === 'string') return values === undefined ? { text: input } : { text: input, values };
@@ -187,16 +194,29 @@ export class WardenPool extends EventEmitter {
   readonly #credentials: CredentialSource;
   /** Shared with the Client class, which reports TLS handshakes through it. */
   readonly #instruments: { current: PoolInstruments | undefined } = { current: undefined };
+  /** Which host of the list answered last: tried first by new connections. */
+  readonly #hostState = { preferred: 0 };
   readonly #lastReleased = new WeakMap<pg.PoolClient, number>();
   #closed = false;
+
+  /**
+   * Read-only queries for replicas (`pool.read.query(...)`): healthy replicas
+   * round robin, else the primary. Without replicas it is the primary.
+   */
+  read: Pick<ReadReplicas, 'query' | 'status'>;
+  #replicas: ReadReplicas | undefined;
+  readonly #ownsCredentials: boolean;
 
   constructor(
     config: ResolvedConfig,
     logger: Logger,
     credentials: CredentialSource = configCredentials(config),
+    options: { ownsCredentials?: boolean } = {},
   ) {
     super();
     this.config = config;
+    this.#ownsCredentials = options.ownsCredentials ?? true;
+    this.read = { query: (input, values) => this.query(input, values), status: () => [] };
     this.#logger = logger;
     this.#credentials = credentials;
     credentials.onRotate((event: RotationEvent) => {
@@ -210,7 +230,12 @@ export class WardenPool extends EventEmitter {
       this.emit('rotation', event);
     });
     this.#pg = new pg.Pool({
-      Client: createClientClass({ config, credentials, instruments: this.#instruments }),
+      Client: createClientClass({
+        config,
+        credentials,
+        instruments: this.#instruments,
+        hostState: this.#hostState,
+      }),
       max: config.pool.max,
       min: config.pool.min,
       idleTimeoutMillis: config.pool.idleTimeoutMs,
@@ -286,7 +311,13 @@ export class WardenPool extends EventEmitter {
   }
 
   async #connect(retry: boolean): Promise<pg.PoolClient> {
-    const deadline = Date.now() + this.config.pool.acquireTimeoutMs;
+    // With a host list, a failover may take a while: keep looking for a
+    // writable host up to failoverTimeoutMs.
+    const budget =
+      this.config.hosts.length > 1
+        ? Math.max(this.config.pool.acquireTimeoutMs, this.config.failoverTimeoutMs)
+        : this.config.pool.acquireTimeoutMs;
+    const deadline = Date.now() + budget;
     for (let attempt = 0; ; attempt++) {
       if (this.#closed)
         throw new PoolError('PGW_POOL_CLOSED', 'The pool has been closed.', { fix: 'Create a new pool.' });
@@ -405,9 +436,38 @@ export class WardenPool extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#replicas?.close();
     await this.#pg.end();
     // After the last connection: a Vault lease is revoked only once nothing uses it.
-    await this.#credentials.close();
+    if (this.#ownsCredentials) await this.#credentials.close();
+  }
+
+  /** Opens a pool per read replica (same TLS and credentials) and starts their health checks. */
+  async attachReplicas(logger: Logger): Promise<void> {
+    const { replicas } = this.config;
+    if (replicas.hosts.length === 0 || this.#replicas) return;
+    const pools = replicas.hosts.map((target) => {
+      const replicaConfig: ResolvedConfig = Object.freeze({
+        ...this.config,
+        host: target.host,
+        port: target.port,
+        hosts: Object.freeze([target]),
+        targetSessionAttrs: 'any' as const,
+        replicas: Object.freeze({ ...replicas, hosts: Object.freeze([]) }),
+      });
+      return {
+        target,
+        pool: new WardenPool(replicaConfig, logger, this.#credentials, { ownsCredentials: false }),
+      };
+    });
+    this.#replicas = new ReadReplicas(this, pools, {
+      maxLagMs: replicas.maxLagMs,
+      checkIntervalMs: replicas.checkIntervalMs,
+      logger,
+    });
+    this.read = this.#replicas;
+    // Route reads well from the start, but never hold startup hostage to a slow replica.
+    await Promise.race([this.#replicas.check(), sleep(2_000)]);
   }
 
   /** Where credentials come from and the cache state, for doctor and health (never a secret). */
@@ -482,5 +542,6 @@ export async function createPool(options: CreatePoolOptions = {}): Promise<Warde
   }
   emitWarnings(violations);
   pool.startup = Object.freeze({ tls, role, serverVersion, warnings, violations });
+  await pool.attachReplicas(logger);
   return pool;
 }

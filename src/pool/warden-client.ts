@@ -9,8 +9,8 @@
  * pg internals are touched here and only here.
  */
 import pg from 'pg';
-import type { ResolvedConfig } from '../config/schema.js';
-import { TlsError } from '../errors.js';
+import type { HostPort, ResolvedConfig, TargetSessionAttrs } from '../config/schema.js';
+import { ConnectionError, TlsError, type PgwardenError } from '../errors.js';
 import { attemptsFor, tlsOptionsFor, type TlsAttempt } from '../tls/ssl-options.js';
 import { classifyConnectError, type ConnectContext } from './classify-error.js';
 import type { ConnectionCredentials, CredentialSource } from './credential-source.js';
@@ -19,6 +19,8 @@ export interface ClientContext {
   readonly config: ResolvedConfig;
   /** Asked once per physical connection, and again after an authentication failure. */
   readonly credentials: CredentialSource;
+  /** Which host of a list worked last, shared by every connection of the pool. */
+  readonly hostState?: { preferred: number };
   /** Told how long each TLS handshake took (metrics). */
   readonly instruments?: { current: { tlsHandshake?(seconds: number): void } | undefined };
 }
@@ -32,7 +34,9 @@ interface PgClientInternals {
     once(event: string, listener: () => void): void;
   };
   ssl: unknown;
-  connectionParameters: { ssl: unknown; user: string };
+  connectionParameters: { ssl: unknown; user: string; host: string; port: number };
+  host: string;
+  port: number;
   user: string;
   password: string | undefined;
   _connecting: boolean;
@@ -51,6 +55,16 @@ interface PgClientInternals {
 const PgConnection = (
   pg as unknown as { Connection: new (options: object) => PgClientInternals['connection'] }
 ).Connection;
+
+type SessionCheck = Exclude<TargetSessionAttrs, 'prefer-standby'>;
+
+/** Host indexes, the preferred one first, then the others in list order. */
+function orderedTargets(hosts: readonly HostPort[], preferred: number): number[] {
+  const order = hosts.map((_, i) => i);
+  return preferred > 0 && preferred < hosts.length
+    ? [preferred, ...order.filter((i) => i !== preferred)]
+    : order;
+}
 
 /** Re-fetch rounds after an authentication failure before it is reported. */
 const MAX_AUTH_RECOVERIES = 3;
@@ -130,11 +144,53 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
       );
     }
 
+    /**
+     * Tries each host of the list (the last good one first), as libpq does,
+     * until one accepts and has the wanted session attributes.
+     */
     async #connectAll(): Promise<void> {
-      let credentials = await context.credentials.get();
+      const credentials = { current: await context.credentials.get() };
+      const order = orderedTargets(config.hosts, context.hostState?.preferred ?? 0);
+      const passes: SessionCheck[] =
+        config.targetSessionAttrs === 'prefer-standby' ? ['standby', 'any'] : [config.targetSessionAttrs];
+      let lastError: PgwardenError | undefined;
+      let first = true;
+      for (const wanted of passes) {
+        for (const index of order) {
+          const target = config.hosts[index]!;
+          if (!first) this.#resetFor(attempts[0]!, target);
+          first = false;
+          try {
+            await this.#connectTarget(target, credentials);
+          } catch (error) {
+            lastError = error as PgwardenError;
+            if (config.hosts.length === 1) throw error;
+            continue;
+          }
+          if (await this.#hasSessionAttrs(wanted)) {
+            if (context.hostState) context.hostState.preferred = index;
+            return;
+          }
+          await this.end().catch(() => undefined);
+          lastError = new ConnectionError(
+            'PGW_CONN_NO_TARGET_HOST',
+            `No host of ${config.hosts.map((h) => `${h.host}:${h.port}`).join(', ')} is ${config.targetSessionAttrs} (${target.host}:${target.port} is not).`,
+            {
+              option: 'targetSessionAttrs',
+              fix: 'Wait for the failover to finish (see failoverTimeoutMs), or check the host list and target_session_attrs.',
+            },
+          );
+        }
+      }
+      throw lastError!;
+    }
+
+    /** One host: the sslmode attempts in order, with credential recovery after an authentication failure. */
+    async #connectTarget(target: HostPort, credentials: { current: ConnectionCredentials }): Promise<void> {
       let recoveries = 0;
+      this.#retarget(target);
       for (let index = 0; index < attempts.length; index++) {
-        this.#use(credentials);
+        this.#use(credentials.current);
         this.#timeHandshake();
         try {
           await new Promise<void>((resolve, reject) =>
@@ -143,25 +199,58 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
           this.#checkChannelBinding();
           return;
         } catch (error) {
-          const coded = classifyConnectError(error, { ...connectContext, user: credentials.user });
+          const coded = classifyConnectError(error, {
+            ...connectContext,
+            host: target.host,
+            port: target.port,
+            user: credentials.current.user,
+          });
           // A rejected password may just be stale: re-fetch (or try the
           // backend's previous version) and retry this same attempt. More than
           // one round, because a rotation can land between two attempts.
           if (coded.code === 'PGW_CONN_AUTH_FAILED' && recoveries < MAX_AUTH_RECOVERIES) {
             recoveries += 1;
-            const fresh = await context.credentials.recover(credentials);
+            const fresh = await context.credentials.recover(credentials.current);
             if (fresh) {
-              credentials = fresh;
-              this.#resetFor(attempts[index]!);
+              credentials.current = fresh;
+              this.#resetFor(attempts[index]!, target);
               index--;
               continue;
             }
           }
           const next = attempts[index + 1];
           if (!next || !allowsFallback(error, attempts[index]!)) throw coded;
-          this.#resetFor(next);
+          this.#resetFor(next, target);
         }
       }
+    }
+
+    /** libpq's target_session_attrs, judged with one query on the new session. */
+    async #hasSessionAttrs(wanted: SessionCheck): Promise<boolean> {
+      if (wanted === 'any') return true;
+      const { rows } = await super.query<{ standby: boolean; ro: string }>(
+        "SELECT pg_is_in_recovery() AS standby, current_setting('transaction_read_only') AS ro",
+      );
+      const { standby, ro } = rows[0]!;
+      switch (wanted) {
+        case 'read-write':
+          return ro === 'off';
+        case 'read-only':
+          return ro === 'on';
+        case 'primary':
+          return !standby;
+        case 'standby':
+          return standby;
+      }
+    }
+
+    /** Points the client at another host of the list. */
+    #retarget(target: HostPort): void {
+      const internals = this as unknown as PgClientInternals;
+      internals.host = target.host;
+      internals.port = target.port;
+      internals.connectionParameters.host = target.host;
+      internals.connectionParameters.port = target.port;
     }
 
     /** Times the TLS handshake: from pg's upgrade of the socket to Node's secureConnect. */
@@ -188,12 +277,12 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
       this.credentialGeneration = credentials.generation;
     }
 
-    /** Prepares a fresh wire connection for the next sslmode attempt. */
-    #resetFor(attempt: TlsAttempt): void {
+    /** Prepares a fresh wire connection for the next attempt (another sslmode or host). */
+    #resetFor(attempt: TlsAttempt, target: HostPort): void {
       const internals = this as unknown as PgClientInternals;
       clearTimeout(internals.connectionTimeoutHandle);
       internals.connection.removeAllListeners();
-      const ssl = tlsOptionsFor(config.tls, attempt, config.host);
+      const ssl = tlsOptionsFor(config.tls, attempt, target.host);
       internals.ssl = ssl;
       internals.connectionParameters.ssl = ssl;
       internals.connection = new PgConnection({

@@ -70,7 +70,8 @@ export function redact(text: string): string {
 }
 
 /** Keys whose value is a secret: `password`, `dbPassword`, `vaultToken`, `apiKey`, `key`… (not `secretId`, `passwordSource`). */
-const SECRET_KEY = /(pass(word|wd|phrase)?|secret|token|api_?key|private_?key|access_?key)$|^(key|pwd|credentials)$/i;
+const SECRET_KEY =
+  /(pass(word|wd|phrase)?|secret|token|api_?key|private_?key|access_?key)$|^(key|pwd|credentials)$/i;
 
 /**
  * Deep-copies a value for logging or JSON output: keys that name a secret are

@@ -125,7 +125,7 @@ describe('pgwarden doctor', () => {
     assert.equal(report.credentialSource.backend, 'file');
     assert.equal(report.credentialSource.cache.fetches, 1);
     const text = run(['doctor'], env);
-    assert.match(text.stdout, /Credentials\n  backend +file/);
+    assert.match(text.stdout, /Credentials\n {2}backend +file/);
   });
 
   test('text output is readable and redacted', () => {

@@ -66,8 +66,8 @@ describe('health endpoints (node:http)', () => {
   let base: string;
 
   before(async () => {
-    pool = await createPool(poolOptions({ max: 2, acquireTimeoutMs: 500, connectionTimeoutMs: 1000 }));
-    ({ server, base } = await serve(healthHandler(pool, { prefix: '/api/health', token, timeoutMs: 500 })));
+    pool = await createPool(poolOptions({ max: 2, acquireTimeoutMs: 3000, connectionTimeoutMs: 3000 }));
+    ({ server, base } = await serve(healthHandler(pool, { prefix: '/api/health', token, timeoutMs: 3000 })));
   });
   after(async () => {
     server.close();

@@ -1,0 +1,317 @@
+/**
+ * TLS: the server's settings, its certificate as presented over the wire, and
+ * live TCP sessions that are not encrypted.
+ */
+import { analyzeCertificate, type CertificateFacts } from '../certificate.js';
+import { cis, defineArea, fail, pass, pgDocs, skip, type EvalContext } from '../check.js';
+import { isOn, settingValue } from '../session.js';
+import { probeServerCertificate } from '../tls-probe.js';
+
+export interface TlsFacts {
+  readonly ssl: string | undefined;
+  readonly minProtocol: string | undefined;
+  readonly ciphers: string | undefined;
+  /** Whether the server accepts TLS, from the session or the probe. */
+  readonly offersTls: boolean | undefined;
+  readonly certificate: CertificateFacts | undefined;
+  /** Why there is no certificate to judge. */
+  readonly noCertificate: string | undefined;
+  readonly unencryptedSessions:
+    readonly { pid: number; usename: string | null; datname: string | null; client: string }[] | undefined;
+}
+
+const SESSIONS_SQL = `SELECT a.pid, a.usename, a.datname, host(a.client_addr) AS client
+  FROM pg_catalog.pg_stat_ssl s
+  JOIN pg_catalog.pg_stat_activity a USING (pid)
+  LEFT JOIN pg_catalog.pg_stat_gssapi g USING (pid)
+  WHERE NOT s.ssl AND NOT coalesce(g.encrypted, false)
+    AND a.client_addr IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid()
+  ORDER BY a.pid`;
+
+async function readCertificate(
+  context: EvalContext,
+): Promise<Pick<TlsFacts, 'certificate' | 'noCertificate' | 'offersTls'>> {
+  const { config, session, now } = context;
+  if (config.host.startsWith('/')) {
+    return {
+      certificate: undefined,
+      noCertificate: 'the application connects over a unix socket, where TLS does not apply',
+      offersTls: undefined,
+    };
+  }
+  const name = config.tls.serverName ?? config.host;
+  if (session && session.peerCertificates.length > 0) {
+    return {
+      certificate: analyzeCertificate(session.peerCertificates, 'session', config.tls.rootCert, name, now),
+      noCertificate: undefined,
+      offersTls: true,
+    };
+  }
+  const probe = await probeServerCertificate({
+    host: config.host,
+    port: config.port,
+    serverName: config.tls.serverName,
+    negotiation: config.tls.negotiation,
+    timeoutMs: config.pool.connectionTimeoutMs,
+  });
+  if (probe.outcome === 'tls') {
+    return {
+      certificate: analyzeCertificate(probe.chain, 'probe', config.tls.rootCert, name, now),
+      noCertificate: probe.chain.length === 0 ? 'the server presented no certificate' : undefined,
+      offersTls: true,
+    };
+  }
+  if (probe.outcome === 'no-tls')
+    return { certificate: undefined, noCertificate: 'the server does not offer TLS', offersTls: false };
+  return {
+    certificate: undefined,
+    noCertificate: `the certificate could not be read: ${probe.reason}`,
+    offersTls: undefined,
+  };
+}
+
+/** Cipher classes that must not be enabled, as OpenSSL cipher-string tokens. */
+const WEAK_CIPHER_TOKENS = [
+  'NULL',
+  'eNULL',
+  'aNULL',
+  'EXPORT',
+  'EXP',
+  'LOW',
+  'MEDIUM',
+  'RC4',
+  'DES',
+  '3DES',
+  'MD5',
+  'IDEA',
+  'SEED',
+  'RC2',
+];
+
+/** Weak classes an OpenSSL cipher string enables, judged token by token (a `!` excludes for good). */
+export function weakCipherClasses(ciphers: string): string[] {
+  const tokens = ciphers.split(/[:, ]+/).filter(Boolean);
+  const excluded = new Set(tokens.filter((t) => t.startsWith('!')).map((t) => t.slice(1).toUpperCase()));
+  const enabled = tokens.filter((t) => !/^[!-]/.test(t)).flatMap((t) => t.replace(/^\+/, '').split('+'));
+  const weak = new Set<string>();
+  for (const token of enabled) {
+    const upper = token.toUpperCase();
+    if (upper === 'ALL' || upper === 'COMPLEMENTOFALL' || upper === 'DEFAULT')
+      weak.add(`${token} (includes every class)`);
+    for (const bad of WEAK_CIPHER_TOKENS) {
+      if (upper === bad.toUpperCase() || upper.split('-').includes(bad.toUpperCase())) weak.add(token);
+    }
+  }
+  // HIGH and ALL include anonymous (aNULL) suites unless they are excluded.
+  const broad = enabled.some((t) => ['HIGH', 'ALL', 'DEFAULT'].includes(t.toUpperCase()));
+  if (broad && !excluded.has('ANULL') && !excluded.has('NULL')) weak.add('aNULL (not excluded)');
+  return [...weak].filter((w) => !excluded.has(w.toUpperCase()));
+}
+
+const certOutcomeMissing = (facts: TlsFacts) =>
+  skip(`No server certificate to judge: ${facts.noCertificate ?? 'unknown reason'}.`);
+
+export const tlsArea = defineArea<TlsFacts>({
+  area: 'tls',
+  needsConnection: false,
+  async gather(context) {
+    const { session } = context;
+    const certificate = await readCertificate(context);
+    const canSeeSessions = session && (session.privileges.readAllStats || session.privileges.superuser);
+    return {
+      ssl: settingValue(session, 'ssl'),
+      minProtocol: settingValue(session, 'ssl_min_protocol_version'),
+      ciphers: settingValue(session, 'ssl_ciphers'),
+      ...certificate,
+      offersTls: session
+        ? isOn(settingValue(session, 'ssl')) || certificate.offersTls === true
+        : certificate.offersTls,
+      unencryptedSessions: canSeeSessions ? await session.query(SESSIONS_SQL) : undefined,
+    };
+  },
+  checks: [
+    {
+      id: 'tls.enabled',
+      severity: 'critical',
+      title: 'The server accepts TLS',
+      rationale:
+        'Without TLS, passwords (md5, cleartext) and every query and result cross the network in the clear.',
+      remediation:
+        'ssl = on  # postgresql.conf, with ssl_cert_file and ssl_key_file; then SELECT pg_reload_conf();',
+      references: [cis('6.8', 'Ensure TLS is enabled and configured correctly'), pgDocs('ssl-tcp.html')],
+      evaluate(facts) {
+        if (facts.ssl !== undefined) {
+          return isOn(facts.ssl)
+            ? pass('ssl = on.')
+            : fail('ssl = off: the server accepts no TLS connections.', [
+                { type: 'setting', name: 'ssl', value: facts.ssl },
+              ]);
+        }
+        if (facts.offersTls === true)
+          return pass('The server answered the SSLRequest and completed a TLS handshake.');
+        if (facts.offersTls === false)
+          return fail('The server refused the SSLRequest: it accepts no TLS connections.', [
+            { type: 'setting', name: 'ssl', value: 'off' },
+          ]);
+        return skip(
+          `Neither the ssl setting nor a handshake could be read: ${facts.noCertificate ?? 'no connection'}.`,
+        );
+      },
+    },
+    {
+      id: 'tls.min-protocol',
+      severity: 'high',
+      title: 'TLS versions below 1.2 are refused',
+      rationale: 'TLS 1.0 and 1.1 are deprecated (RFC 8996) and allow downgrade attacks.',
+      remediation: "ssl_min_protocol_version = 'TLSv1.2'  # or TLSv1.3",
+      references: [
+        cis('6.8', 'Ensure TLS is enabled and configured correctly'),
+        pgDocs('runtime-config-connection.html#GUC-SSL-MIN-PROTOCOL-VERSION'),
+      ],
+      requires: ['readAllSettings'],
+      evaluate(facts) {
+        const value = facts.minProtocol ?? '';
+        if (value === 'TLSv1.2' || value === 'TLSv1.3') return pass(`ssl_min_protocol_version = ${value}.`);
+        return fail(
+          `ssl_min_protocol_version = ${value || "'' (any)"}: clients may negotiate TLS below 1.2.`,
+          [{ type: 'setting', name: 'ssl_min_protocol_version', value }],
+        );
+      },
+    },
+    {
+      id: 'tls.ciphers',
+      severity: 'medium',
+      title: 'Weak TLS cipher classes are disabled',
+      rationale:
+        'NULL, anonymous, export-grade, RC4, DES/3DES, MD5 and MEDIUM/LOW suites can be broken or downgraded to.',
+      remediation:
+        "ssl_ciphers = 'HIGH:!aNULL:!MD5:!3DES:!RC4'  # TLS 1.3 suites are not affected by this setting",
+      references: [
+        cis('6.8', 'Ensure TLS is enabled and configured correctly'),
+        pgDocs('runtime-config-connection.html#GUC-SSL-CIPHERS'),
+      ],
+      requires: ['readAllSettings'],
+      evaluate(facts) {
+        const value = facts.ciphers ?? '';
+        const weak = weakCipherClasses(value);
+        if (weak.length === 0) return pass(`ssl_ciphers = '${value}' enables no weak class.`);
+        return fail(`ssl_ciphers = '${value}' enables ${weak.join(', ')}.`, [
+          { type: 'setting', name: 'ssl_ciphers', value },
+        ]);
+      },
+    },
+    {
+      id: 'tls.server-cert-expiry',
+      severity: 'high',
+      title: 'The server certificate is valid for at least 30 more days',
+      rationale:
+        'An expired certificate makes every verifying client refuse to connect; renewal needs lead time.',
+      remediation:
+        'Renew the server certificate, install it as ssl_cert_file and run SELECT pg_reload_conf();',
+      references: [pgDocs('ssl-tcp.html#SSL-SERVER-FILES')],
+      evaluate(facts, context) {
+        const cert = facts.certificate;
+        if (!cert) return certOutcomeMissing(facts);
+        const object = { type: 'certificate', name: cert.subject, value: `expires ${cert.validTo}` };
+        if (cert.daysLeft < 0)
+          return fail(`The certificate ${cert.subject} expired on ${cert.validTo}.`, [object], {
+            severity: 'critical',
+          });
+        if (cert.daysLeft < context.thresholds.certificateExpiryDays) {
+          return fail(`The certificate ${cert.subject} expires in ${cert.daysLeft} days (${cert.validTo}).`, [
+            object,
+          ]);
+        }
+        return pass(
+          `The certificate ${cert.subject} is valid until ${cert.validTo} (${cert.daysLeft} days; read from the ${cert.source}).`,
+        );
+      },
+    },
+    {
+      id: 'tls.server-cert-untrusted',
+      severity: 'high',
+      title: 'The server certificate chains to the configured CA',
+      rationale:
+        'A self-signed certificate or one from another CA cannot be verified, so clients either skip verification or fail.',
+      remediation:
+        "Issue the server certificate from the CA the application trusts (DB_SSL_CA / sslrootcert), or point sslrootcert at the server's real CA.",
+      references: [pgDocs('libpq-ssl.html#LIBQ-SSL-CERTIFICATES')],
+      evaluate(facts) {
+        const cert = facts.certificate;
+        if (!cert) return certOutcomeMissing(facts);
+        if (cert.trust.trusted)
+          return pass(`${cert.subject}: ${cert.trust.reason} (checked against ${cert.trust.against}).`);
+        return fail(`${cert.subject}: ${cert.trust.reason} (checked against ${cert.trust.against}).`, [
+          { type: 'certificate', name: cert.subject, value: `issuer ${cert.issuer}` },
+        ]);
+      },
+    },
+    {
+      id: 'tls.server-cert-weak',
+      severity: 'high',
+      title: 'The server certificate uses a strong key and signature',
+      rationale: 'RSA keys below 2048 bits can be factored and SHA-1 signatures forged.',
+      remediation:
+        'Reissue the certificate with an RSA 2048+ or ECDSA P-256 key, signed with SHA-256 or better.',
+      references: [pgDocs('ssl-tcp.html')],
+      evaluate(facts) {
+        const cert = facts.certificate;
+        if (!cert) return certOutcomeMissing(facts);
+        if (cert.weaknesses.length === 0)
+          return pass(`${cert.keyDescription}, signed with ${cert.signatureAlgorithm}.`);
+        return fail(`${cert.subject}: ${cert.weaknesses.join('; ')}.`, [
+          {
+            type: 'certificate',
+            name: cert.subject,
+            value: `${cert.keyDescription}, ${cert.signatureAlgorithm}`,
+          },
+        ]);
+      },
+    },
+    {
+      id: 'tls.server-cert-hostname',
+      severity: 'high',
+      title: 'The server certificate names the host the application uses',
+      rationale:
+        'With a name mismatch the application cannot use sslmode=verify-full, so it cannot detect an impostor with a certificate from the same CA.',
+      remediation:
+        'Reissue the certificate with the host name (or IP) the application connects to in its subjectAltName, or connect by a name it carries (sslServerName).',
+      references: [pgDocs('libpq-ssl.html#LIBPQ-SSL-HOST-NAME-MATCHING')],
+      evaluate(facts) {
+        const cert = facts.certificate;
+        if (!cert) return certOutcomeMissing(facts);
+        if (!cert.hostname) return skip('The application connects over a unix socket.');
+        if (cert.hostname.matches)
+          return pass(`${cert.subject} covers "${cert.hostname.name}" (${cert.subjectAltName ?? 'no SAN'}).`);
+        return fail(
+          `${cert.subject} does not cover "${cert.hostname.name}" (${cert.subjectAltName ?? 'no subjectAltName'}).`,
+          [{ type: 'certificate', name: cert.subject, value: cert.subjectAltName ?? '' }],
+        );
+      },
+    },
+    {
+      id: 'tls.sessions-unencrypted',
+      severity: 'high',
+      title: 'No live TCP session is unencrypted',
+      rationale:
+        'A client that connects without TLS exposes its queries and results, whatever the server allows in principle.',
+      remediation:
+        'Use hostssl instead of host rules in pg_hba.conf (and hostnossl ... reject), then fix the clients that connected in plaintext.',
+      references: [pgDocs('monitoring-stats.html#MONITORING-PG-STAT-SSL-VIEW')],
+      requires: ['readAllStats'],
+      evaluate(facts, context) {
+        if (!context.session) return skip('No connection.');
+        const sessions = facts.unencryptedSessions ?? [];
+        if (sessions.length === 0) return pass('Every other TCP session is encrypted (pg_stat_ssl).');
+        return fail(
+          `${sessions.length} TCP session(s) without TLS: ${sessions.map((s) => `${s.usename ?? '?'}@${s.datname ?? '?'} from ${s.client}`).join(', ')}.`,
+          sessions.map((s) => ({
+            type: 'session',
+            name: `pid:${s.pid}`,
+            value: `${s.usename ?? '?'}@${s.datname ?? '?'} from ${s.client}`,
+          })),
+        );
+      },
+    },
+  ],
+});

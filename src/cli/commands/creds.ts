@@ -1,0 +1,629 @@
+/**
+ * `pgwarden creds …`: a thin shell over src/creds/. Parses flags, reads
+ * secrets from a hidden prompt or stdin (never argv), calls the library and
+ * formats the result. Read commands take --json.
+ */
+import { Command, Option } from 'commander';
+import { CredsError } from '../../creds/creds-error.js';
+import type { CredentialEnvironment, StoreKind } from '../../creds/environment.js';
+import { checkExpiry, type ExpiryEntry, type ExpiryReport } from '../../creds/expiry.js';
+import { assertExportFormat, exportEnvironment } from '../../creds/export.js';
+import { generatePassword, parseClasses, type GenerateOptions } from '../../creds/generate.js';
+import { environmentPoolOptions } from '../../creds/connect.js';
+import { rotateCredentials, type RotationReport } from '../../creds/rotate.js';
+import { CredentialStore } from '../../creds/store.js';
+import { testCredentials, type CredentialsTestReport } from '../../creds/test-credentials.js';
+import { CliUsageError } from '../../errors.js';
+import { Secret } from '../../redact/secret.js';
+import { redactValue } from '../../redact/redactor.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
+import { explicitFields, resolvedFields, type FieldFlags } from './creds-fields.js';
+import {
+  canPrompt,
+  promptHidden,
+  promptLine,
+  promptNewSecret,
+  readStdinSecret,
+  refusePasswordArgument,
+} from './secret-input.js';
+
+/** Where the command writes and reads; tests pass their own. */
+export interface CommandIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Standard input, for --password-stdin and prompts. */
+  stdin: NodeJS.ReadStream;
+}
+
+const processIo = (): CommandIo => ({
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+  stdin: process.stdin,
+});
+
+/**
+ * Runs `pgwarden creds <args…>`; returns the exit code. An invalid value
+ * (PGW_CREDS_INVALID) is a usage error: exit 2, like a malformed flag.
+ */
+export async function credsCommand(args: string[], io: CommandIo = processIo()): Promise<number> {
+  try {
+    return await runCreds(args, io);
+  } catch (error) {
+    if (error instanceof CredsError && error.code === 'PGW_CREDS_INVALID') {
+      io.err(`pgwarden: ${error.code}: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}
+
+async function runCreds(args: string[], io: CommandIo): Promise<number> {
+  stdinUsed = false;
+  let exitCode = EXIT_OK;
+  const set = (code: number): void => {
+    exitCode = code;
+  };
+  const program = new Command('pgwarden creds')
+    .description('Store database credentials in the OS keychain, check their expiry, rotate them')
+    .exitOverride()
+    .showHelpAfterError();
+
+  const fieldOptions = (command: Command): Command =>
+    command
+      .option('--url <url>', 'postgresql:// URL without a password (host, port, database, user, sslmode)')
+      .option('--host <host>', 'server host')
+      .option('--port <port>', 'server port')
+      .option('--database <name>', 'database name')
+      .option('--user <role>', 'login role')
+      .option('--sslmode <mode>', 'disable, allow, prefer, require, verify-ca, verify-full')
+      .option('--sslrootcert <path>', 'CA bundle path, or "system"')
+      .option('--password [value]', 'prompt for the password on the terminal (a value here is refused)')
+      .option('--password-stdin', 'read the password from standard input')
+      .option('--expires-days <days>', 'days until the password should be rotated (0: never)');
+
+  fieldOptions(program.command('add <env>'))
+    .description('Add an environment; the password goes to the OS keychain (or --store file)')
+    .option('--production', 'mark as production (changes need confirmation)')
+    .addOption(
+      new Option('--store <store>', 'where the password is kept')
+        .choices(['keychain', 'file'])
+        .default('keychain'),
+    )
+    .action(async (name: string, flags: AddFlags) => set(await add(name, flags, io)));
+
+  fieldOptions(program.command('update <env>'))
+    .description('Change fields and/or the password of an environment')
+    .option('--production', 'mark as production')
+    .option('--no-production', 'unmark as production')
+    .option('-y, --yes', 'do not ask for confirmation on a production environment')
+    .action(async (name: string, flags: UpdateFlags) => set(await update(name, flags, io)));
+
+  program
+    .command('list')
+    .description('List the stored environments')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => set(await list(flags, io)));
+
+  program
+    .command('show <env>')
+    .description('Show an environment (the password only with --password)')
+    .option('--password', 'also print the password')
+    .option('--json', 'print JSON')
+    .action(async (name: string, flags: { password?: boolean; json?: boolean }) =>
+      set(await show(name, flags, io)),
+    );
+
+  program
+    .command('test <env>')
+    .description('Connect with the stored credentials and report')
+    .option('--json', 'print JSON')
+    .action(async (name: string, flags: { json?: boolean }) => set(await test(name, flags, io)));
+
+  program
+    .command('remove <env>')
+    .description('Remove an environment and its password')
+    .option('-y, --yes', 'do not ask for confirmation on a production environment')
+    .action(async (name: string, flags: { yes?: boolean }) => set(await remove(name, flags, io)));
+
+  program
+    .command('check')
+    .description('Group environments into expired, expiring soon and healthy; exit 1 when any expired')
+    .option('--days <days>', 'expiring means within this many days', '14')
+    .option('--json', 'print JSON')
+    .action(async (flags: { days: string; json?: boolean }) => set(await check(flags, io)));
+
+  program
+    .command('rotate <env>')
+    .description('Set a new password on the server (as a SCRAM verifier), verify it, then store it')
+    .addOption(
+      new Option('--strategy <strategy>', 'single, or alternating (<user> / <user>_clone)').choices([
+        'single',
+        'alternating',
+      ]),
+    )
+    .option('--group <role>', 'alternating: the NOLOGIN role holding the grants')
+    .option(
+      '--url <url>',
+      'admin connection (CREATEROLE) that runs ALTER ROLE; default: the stored credentials',
+    )
+    .option('--admin-env <env>', 'a stored environment to use as the admin connection')
+    .option('--no-valid-until', 'do not set VALID UNTIL (a role without CREATEROLE rotating itself)')
+    .option('--length <n>', 'length of the new password', '32')
+    .option('-y, --yes', 'do not ask for confirmation on a production environment')
+    .option('--json', 'print JSON')
+    .action(async (name: string, flags: RotateFlags) => set(await rotate(name, flags, io)));
+
+  program
+    .command('generate')
+    .description('Print a random password (CSPRNG)')
+    .option('--length <n>', 'length', '32')
+    .option('--classes <list>', 'character classes: lower,upper,digits,symbols', 'lower,upper,digits,symbols')
+    .option('--no-ambiguous', 'leave out look-alike characters (Il1O0o|)')
+    .option('--json', 'print JSON')
+    .action(async (flags: { length: string; classes: string; ambiguous: boolean; json?: boolean }) =>
+      set(generate(flags, io)),
+    );
+
+  program
+    .command('export <env>')
+    .description('Print an environment as a URI, PG* variables or JSON')
+    .option('--format <format>', 'uri, env or json', 'uri')
+    .option('--password', 'include the password')
+    .action(async (name: string, flags: { format: string; password?: boolean }) =>
+      set(await exportCommand(name, flags, io)),
+    );
+
+  await program.parseAsync(args, { from: 'user' });
+  return exitCode;
+}
+
+interface AddFlags extends FieldFlags {
+  password?: string | boolean;
+  passwordStdin?: boolean;
+  expiresDays?: string;
+  store: StoreKind;
+}
+interface UpdateFlags extends AddFlags {
+  yes?: boolean;
+}
+interface RotateFlags {
+  strategy?: 'single' | 'alternating';
+  group?: string;
+  url?: string;
+  adminEnv?: string;
+  validUntil: boolean;
+  length: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** Set once --password-stdin consumed standard input: a passphrase cannot be prompted for then. */
+let stdinUsed = false;
+
+function openStore(io: CommandIo): CredentialStore {
+  return new CredentialStore({
+    passphrase: async ({ creating }) => {
+      const fromEnv = process.env.PGWARDEN_STORE_PASSPHRASE;
+      if (fromEnv) return new Secret(fromEnv);
+      if (stdinUsed || !canPrompt(io.stdin)) {
+        throw new CredsError('PGW_CREDS_STORE_LOCKED', 'The encrypted store needs its passphrase.', {
+          option: 'PGWARDEN_STORE_PASSPHRASE',
+          fix: 'Run on a terminal to be prompted, or set PGWARDEN_STORE_PASSPHRASE.',
+        });
+      }
+      return creating
+        ? promptNewSecret('passphrase for the encrypted store', io.stdin)
+        : promptHidden('Passphrase of the encrypted store: ', io.stdin);
+    },
+  });
+}
+
+function intFlag(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {
+    throw new CliUsageError(`${flag} "${value}" is not a whole number.`, {
+      option: flag,
+      fix: `Pass e.g. ${flag} 90.`,
+    });
+  }
+  return n;
+}
+
+/** The password from --password-stdin or a prompt; undefined when neither is asked for (`update`). */
+async function passwordInput(flags: AddFlags, required: boolean, io: CommandIo): Promise<Secret | undefined> {
+  refusePasswordArgument(flags.password);
+  if (flags.passwordStdin) {
+    stdinUsed = true;
+    return readStdinSecret('a password', io.stdin);
+  }
+  if (flags.password === true || required) {
+    if (!canPrompt(io.stdin)) {
+      throw new CliUsageError('A password is needed but standard input is not a terminal.', {
+        option: '--password-stdin',
+        fix: 'Pipe it with --password-stdin.',
+      });
+    }
+    return promptHidden('Password: ', io.stdin);
+  }
+  return undefined;
+}
+
+async function confirmProduction(
+  environment: CredentialEnvironment,
+  yes: boolean | undefined,
+  action: string,
+  io: CommandIo,
+): Promise<void> {
+  if (!environment.production || yes) return;
+  if (!io.stdin.isTTY) {
+    throw new CredsError(
+      'PGW_CREDS_CONFIRMATION_REQUIRED',
+      `"${environment.name}" is a production environment; ${action} needs confirmation.`,
+      {
+        option: '--yes',
+        fix: 'Pass --yes (scripts), or run on a terminal and confirm.',
+      },
+    );
+  }
+  const answer = await promptLine(
+    `"${environment.name}" is a production environment. Type its name to ${action}: `,
+    io.stdin,
+  );
+  if (answer !== environment.name) {
+    throw new CredsError(
+      'PGW_CREDS_CONFIRMATION_REQUIRED',
+      `Not confirmed; "${environment.name}" was not changed.`,
+      {
+        option: '--yes',
+        fix: 'Type the environment name exactly, or pass --yes.',
+      },
+    );
+  }
+}
+
+async function add(name: string, flags: AddFlags, io: CommandIo): Promise<number> {
+  refusePasswordArgument(flags.password);
+  const store = openStore(io);
+  const fields = resolvedFields(flags);
+  const expiresDays =
+    flags.expiresDays === undefined ? undefined : intFlag(flags.expiresDays, '--expires-days');
+  // Fail before asking for a password that would be thrown away.
+  await store.assertCanAdd(name);
+  const password = (await passwordInput(flags, true, io)) as Secret;
+  const environment = await store.add(name, fields, {
+    password,
+    store: flags.store,
+    ...(expiresDays !== undefined ? { expiresDays } : {}),
+  });
+  io.out(
+    `✓ added ${name}: ${describeTarget(environment)}, password in the ${storeName(environment.store)}${expiryText(environment)}\n`,
+  );
+  return EXIT_OK;
+}
+
+async function update(name: string, flags: UpdateFlags, io: CommandIo): Promise<number> {
+  refusePasswordArgument(flags.password);
+  const store = openStore(io);
+  const current = await store.get(name);
+  const fields = explicitFields(flags);
+  const expiresDays =
+    flags.expiresDays === undefined ? undefined : intFlag(flags.expiresDays, '--expires-days');
+  await confirmProduction(current, flags.yes, 'change it', io);
+  const password = await passwordInput(flags, false, io);
+  const environment = await store.update(name, fields, {
+    ...(password ? { password } : {}),
+    ...(expiresDays !== undefined ? { expiresDays } : {}),
+  });
+  io.out(
+    `✓ updated ${name}: ${describeTarget(environment)}${password ? ', new password stored' : ''}${expiryText(environment)}\n`,
+  );
+  return EXIT_OK;
+}
+
+async function list(flags: { json?: boolean }, io: CommandIo): Promise<number> {
+  const environments = await openStore(io).list();
+  if (flags.json) {
+    io.out(`${JSON.stringify(environments.map(environmentJson), null, 2)}\n`);
+    return EXIT_OK;
+  }
+  if (environments.length === 0) {
+    io.out('No environments stored. Add one with: pgwarden creds add <env>\n');
+    return EXIT_OK;
+  }
+  const rows = environments.map((e) => [
+    e.name,
+    e.user ?? '-',
+    describeAddress(e),
+    e.sslMode ?? 'default',
+    e.store,
+    e.expiresAt ? `${isoDay(e.expiresAt)} (${daysText(e.expiresAt)})` : 'never',
+    e.production ? 'production' : '',
+  ]);
+  io.out(table(['NAME', 'USER', 'SERVER', 'SSLMODE', 'STORE', 'EXPIRES', ''], rows));
+  return EXIT_OK;
+}
+
+async function show(
+  name: string,
+  flags: { password?: boolean; json?: boolean },
+  io: CommandIo,
+): Promise<number> {
+  const store = openStore(io);
+  const environment = await store.get(name);
+  const password = flags.password ? await store.password(name) : undefined;
+  if (flags.json) {
+    const out: Record<string, unknown> = environmentJson(environment);
+    // Printed on request only, and deliberately not through redaction.
+    if (password) out.password = password.reveal();
+    io.out(`${JSON.stringify(out, null, 2)}\n`);
+    return EXIT_OK;
+  }
+  const lines = [
+    `${name}${environment.production ? ' (production)' : ''}`,
+    ...Object.entries({
+      host: environment.host,
+      port: environment.port,
+      database: environment.database,
+      user: environment.user,
+      sslmode: environment.sslMode ?? 'default (prefer; verify-full in production)',
+      sslrootcert: environment.sslRootCert,
+      store: storeName(environment.store),
+      strategy:
+        environment.strategy === 'alternating'
+          ? `alternating (${environment.baseUser ?? environment.user} / ${environment.baseUser ?? environment.user}_clone, group ${environment.groupRole ?? '?'})`
+          : 'single',
+      updated: environment.updatedAt?.toISOString(),
+      expires: environment.expiresAt
+        ? `${environment.expiresAt.toISOString()} (${daysText(environment.expiresAt)})`
+        : 'never',
+      password: password ? password.reveal() : '(hidden; --password prints it)',
+    })
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `  ${k.padEnd(12)} ${String(v)}`),
+  ];
+  io.out(`${lines.join('\n')}\n`);
+  return EXIT_OK;
+}
+
+async function test(name: string, flags: { json?: boolean }, io: CommandIo): Promise<number> {
+  const report = await testCredentials(openStore(io), name);
+  io.out(flags.json ? `${JSON.stringify(redactValue(testJson(report)), null, 2)}\n` : formatTest(report));
+  return report.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+async function remove(name: string, flags: { yes?: boolean }, io: CommandIo): Promise<number> {
+  const store = openStore(io);
+  const environment = await store.get(name);
+  await confirmProduction(environment, flags.yes, 'remove it', io);
+  const { passwordDeleted } = await store.remove(name);
+  io.out(
+    `✓ removed ${name}${passwordDeleted ? ` and its password from the ${storeName(environment.store)}` : ' (no stored password was found)'}\n`,
+  );
+  return EXIT_OK;
+}
+
+async function check(flags: { days: string; json?: boolean }, io: CommandIo): Promise<number> {
+  const store = openStore(io);
+  const report = checkExpiry(await store.list(), {
+    now: store.now(),
+    warnDays: intFlag(flags.days, '--days'),
+  });
+  io.out(flags.json ? `${JSON.stringify(expiryJson(report), null, 2)}\n` : formatCheck(report));
+  return report.ok ? EXIT_OK : EXIT_FAILED;
+}
+
+async function rotate(name: string, flags: RotateFlags, io: CommandIo): Promise<number> {
+  const store = openStore(io);
+  const environment = await store.get(name);
+  if (flags.url !== undefined && flags.adminEnv !== undefined) {
+    throw new CliUsageError('--url and --admin-env both name the admin connection.', {
+      option: '--admin-env',
+      fix: 'Pass one of them.',
+    });
+  }
+  await confirmProduction(environment, flags.yes, 'rotate it', io);
+  let admin;
+  if (flags.url !== undefined) admin = { url: flags.url };
+  else if (flags.adminEnv !== undefined) {
+    admin = environmentPoolOptions(await store.get(flags.adminEnv), await store.password(flags.adminEnv));
+  }
+  const report = await rotateCredentials(store, name, {
+    ...(flags.strategy ? { strategy: flags.strategy } : {}),
+    ...(flags.group ? { groupRole: flags.group } : {}),
+    ...(admin ? { admin } : {}),
+    setValidUntil: flags.validUntil,
+    generate: { length: intFlag(flags.length, '--length') },
+  });
+  io.out(flags.json ? `${JSON.stringify(rotationJson(report), null, 2)}\n` : formatRotation(report));
+  return EXIT_OK;
+}
+
+function generate(
+  flags: { length: string; classes: string; ambiguous: boolean; json?: boolean },
+  io: CommandIo,
+): number {
+  const options: GenerateOptions = {
+    length: intFlag(flags.length, '--length'),
+    classes: parseClasses(flags.classes),
+    noAmbiguous: !flags.ambiguous,
+  };
+  const password = generatePassword(options);
+  io.out(
+    flags.json
+      ? `${JSON.stringify({ password: password.reveal(), length: password.length })}\n`
+      : `${password.reveal()}\n`,
+  );
+  return EXIT_OK;
+}
+
+async function exportCommand(
+  name: string,
+  flags: { format: string; password?: boolean },
+  io: CommandIo,
+): Promise<number> {
+  assertExportFormat(flags.format);
+  const store = openStore(io);
+  const environment = await store.get(name);
+  const password = flags.password ? await store.password(name) : undefined;
+  io.out(exportEnvironment(environment, flags.format, password));
+  if (!password) io.err('(password not included; add --password to include it)\n');
+  return EXIT_OK;
+}
+
+// ---- formatting -------------------------------------------------------------
+
+export function environmentJson(e: CredentialEnvironment): Record<string, unknown> {
+  return {
+    name: e.name,
+    host: e.host,
+    port: e.port,
+    database: e.database,
+    user: e.user,
+    sslmode: e.sslMode,
+    sslrootcert: e.sslRootCert,
+    production: e.production,
+    store: e.store,
+    strategy: e.strategy,
+    ...(e.strategy === 'alternating' ? { baseUser: e.baseUser, groupRole: e.groupRole } : {}),
+    updatedAt: e.updatedAt?.toISOString(),
+    expiresAt: e.expiresAt?.toISOString() ?? null,
+    expiresDays: e.expiresDays,
+  };
+}
+
+function entryJson(e: ExpiryEntry): Record<string, unknown> {
+  return {
+    name: e.name,
+    status: e.status,
+    expiresAt: e.expiresAt?.toISOString() ?? null,
+    daysLeft: e.daysLeft ?? null,
+    production: e.production,
+  };
+}
+
+function expiryJson(r: ExpiryReport): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    warnDays: r.warnDays,
+    expired: r.expired.map(entryJson),
+    expiring: r.expiring.map(entryJson),
+    healthy: r.healthy.map(entryJson),
+    noExpiry: r.noExpiry.map(entryJson),
+  };
+}
+
+function testJson(r: CredentialsTestReport): Record<string, unknown> {
+  return { ...r, expiry: entryJson(r.expiry) };
+}
+
+function rotationJson(r: RotationReport): Record<string, unknown> {
+  return {
+    ok: true,
+    ...r,
+    validUntil: r.validUntil?.toISOString() ?? null,
+    expiresAt: r.expiresAt?.toISOString() ?? null,
+  };
+}
+
+function formatCheck(r: ExpiryReport): string {
+  const lines: string[] = [];
+  const section = (
+    title: string,
+    entries: readonly ExpiryEntry[],
+    mark: string,
+    text: (e: ExpiryEntry) => string,
+  ): void => {
+    if (entries.length === 0) return;
+    lines.push(
+      title,
+      ...entries.map((e) => `  ${mark} ${e.name}${e.production ? ' (production)' : ''}: ${text(e)}`),
+      '',
+    );
+  };
+  section(
+    'Expired:',
+    r.expired,
+    '✗',
+    (e) =>
+      `expired ${-(e.daysLeft ?? 0)} day(s) ago (${e.expiresAt?.toISOString()}) — pgwarden creds rotate ${e.name}`,
+  );
+  section(
+    `Expiring within ${r.warnDays} days:`,
+    r.expiring,
+    '!',
+    (e) => `${e.daysLeft} day(s) left (${e.expiresAt?.toISOString()})`,
+  );
+  section('Healthy:', r.healthy, '✓', (e) => `${e.daysLeft} day(s) left`);
+  section('No expiry:', r.noExpiry, '-', () => 'expiry off');
+  if (lines.length === 0) lines.push('No environments stored.', '');
+  lines.push(r.ok ? '✓ nothing expired' : `✗ ${r.expired.length} environment(s) expired`);
+  return `${lines.join('\n')}\n`;
+}
+
+function formatTest(r: CredentialsTestReport): string {
+  const lines = [
+    `pgwarden creds test ${r.environment}: ${r.user ?? '?'}@${r.host ?? '?'}:${r.port ?? '?'}/${r.database ?? '?'}`,
+  ];
+  if (r.ok) {
+    lines.push(`  ✓ connected to PostgreSQL ${r.serverVersion ?? '?'}`);
+    lines.push(r.tls ? `  ✓ TLS ${r.tls.protocol} ${r.tls.cipher}` : '  ✗ not encrypted');
+    for (const v of r.violations) lines.push(`  ! [${v.code}] ${v.message}`);
+  } else if (r.error) {
+    lines.push(`  ✗ [${r.error.code}] ${r.error.message}`);
+  }
+  if (r.expiry.status === 'expired')
+    lines.push(`  ✗ the password expired on ${r.expiry.expiresAt?.toISOString()}`);
+  else if (r.expiry.status === 'expiring')
+    lines.push(`  ! the password expires in ${r.expiry.daysLeft} day(s)`);
+  return `${lines.join('\n')}\n`;
+}
+
+function formatRotation(r: RotationReport): string {
+  const lines = [
+    `✓ rotated ${r.environment} (${r.strategy}): "${r.rotatedRole}" has a new password, sent as a SCRAM-SHA-256 verifier (${r.scramIterations} iterations)`,
+    r.createdRole ? `  created "${r.rotatedRole}" as a member of the group role` : undefined,
+    r.validUntil ? `  VALID UNTIL ${r.validUntil.toISOString()}` : '  VALID UNTIL not changed',
+    r.user !== r.previousUser
+      ? `  the store now uses "${r.user}"; "${r.previousUser}" keeps working until the next rotation`
+      : undefined,
+    `  next rotation due: ${r.expiresAt ? r.expiresAt.toISOString() : 'never (expiry off)'}`,
+  ];
+  return `${lines.filter((l) => l !== undefined).join('\n')}\n`;
+}
+
+function storeName(kind: StoreKind): string {
+  return kind === 'file' ? 'encrypted file' : 'OS keychain';
+}
+
+function describeAddress(e: CredentialEnvironment): string {
+  return `${e.host ?? '?'}:${e.port ?? '?'}/${e.database ?? '?'}`;
+}
+
+function describeTarget(e: CredentialEnvironment): string {
+  return `${e.user ?? '?'}@${describeAddress(e)}`;
+}
+
+function expiryText(e: CredentialEnvironment): string {
+  return e.expiresAt ? `, expires ${isoDay(e.expiresAt)}` : ', no expiry';
+}
+
+function isoDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+function daysText(date: Date): string {
+  const ms = date.getTime() - Date.now();
+  return ms <= 0
+    ? `expired ${Math.trunc(-ms / 86_400_000)} day(s) ago`
+    : `in ${Math.ceil(ms / 86_400_000)} day(s)`;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
+}

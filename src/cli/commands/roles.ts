@@ -1,0 +1,134 @@
+/**
+ * `pgwarden roles plan|apply --file roles.yaml`: a thin shell over src/roles/.
+ */
+import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { CredentialStore } from '../../creds/store.js';
+import { CliUsageError, PgwardenError } from '../../errors.js';
+import { applyRoles } from '../../roles/apply.js';
+import { planRoles, type RolesPlan } from '../../roles/plan.js';
+import { parseRolesFile, type RolesFile } from '../../roles/roles-file.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
+import { openAdminPool, type AdminFlags } from './admin-pool.js';
+import type { CommandIo } from './creds.js';
+
+interface RolesFlags extends AdminFlags {
+  file: string;
+  json?: boolean;
+  check?: boolean;
+}
+
+const processIo = (): CommandIo => ({
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+  stdin: process.stdin,
+});
+
+/** Runs `pgwarden roles <args…>`. A malformed file is a usage error (exit 2). */
+export async function rolesCommand(args: string[], io: CommandIo = processIo()): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('pgwarden roles')
+    .description('Least-privilege roles from a YAML file')
+    .exitOverride()
+    .showHelpAfterError();
+  const common = (command: Command): Command =>
+    command
+      .requiredOption('-f, --file <path>', 'the roles file (YAML)')
+      .option('--url <url>', 'admin connection URL (else DATABASE_URL, DB_*, PG* variables)')
+      .option('--admin-env <env>', 'a stored creds environment to connect as')
+      .option('--json', 'print JSON');
+  common(program.command('plan'))
+    .description('Print the SQL that would make the database match the file')
+    .option('--check', 'exit 1 when the database differs from the file (drift detection)')
+    .action(async (flags: RolesFlags) => {
+      exitCode = await run(flags, 'plan', io);
+    });
+  common(program.command('apply'))
+    .description('Apply the plan in one transaction')
+    .action(async (flags: RolesFlags) => {
+      exitCode = await run(flags, 'apply', io);
+    });
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (error) {
+    if (
+      error instanceof PgwardenError &&
+      (error.code === 'PGW_ROLES_FILE_INVALID' || error.code === 'PGW_ROLES_FORBIDDEN_ATTRIBUTE')
+    ) {
+      io.err(`pgwarden: ${error.code}: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+async function loadFile(path: string): Promise<RolesFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CliUsageError(
+      `--file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      {
+        option: '--file',
+        fix: 'Pass the path of an existing roles file.',
+      },
+    );
+  }
+  return parseRolesFile(text, path);
+}
+
+async function run(flags: RolesFlags, mode: 'plan' | 'apply', io: CommandIo): Promise<number> {
+  const file = await loadFile(flags.file);
+  const pool = await openAdminPool(flags, file.database ? { database: file.database } : {});
+  try {
+    if (mode === 'plan') {
+      const store = new CredentialStore();
+      const plan = await planRoles(pool, file, { hasCredentials: (env) => store.has(env) });
+      io.out(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : formatPlan(plan, flags.file));
+      return flags.check && plan.statements.length > 0 ? EXIT_FAILED : EXIT_OK;
+    }
+    const report = await applyRoles(pool, file, { store: () => new CredentialStore() });
+    if (flags.json) {
+      io.out(
+        `${JSON.stringify({ ...planJson(report), applied: report.applied.length, storedCredentials: report.storedCredentials }, null, 2)}\n`,
+      );
+    } else if (report.applied.length === 0) {
+      io.out(`✓ no changes: database "${report.database}" already matches ${flags.file}\n`);
+    } else {
+      io.out(
+        `${report.applied.map((s) => `${s};`).join('\n')}\n✓ applied ${report.applied.length} statement(s) in one transaction to database "${report.database}"\n`,
+      );
+      for (const env of report.storedCredentials)
+        io.out(`  generated password stored as creds environment "${env}"\n`);
+    }
+    for (const w of report.warnings) io.err(`! ${w}\n`);
+    return EXIT_OK;
+  } finally {
+    await pool.close();
+  }
+}
+
+function planJson(plan: RolesPlan): Record<string, unknown> {
+  return {
+    database: plan.database,
+    connectedAs: plan.connectedAs,
+    changes: plan.statements.length,
+    statements: plan.statements.map((s) => ({ sql: s.sql, reason: s.reason })),
+    warnings: plan.warnings,
+  };
+}
+
+function formatPlan(plan: RolesPlan, path: string): string {
+  if (plan.statements.length === 0) {
+    return `✓ no changes: database "${plan.database}" matches ${path}\n${plan.warnings.map((w) => `! ${w}\n`).join('')}`;
+  }
+  const lines = [`-- pgwarden roles plan: database "${plan.database}", connected as "${plan.connectedAs}"`];
+  for (const s of plan.statements) lines.push(`-- ${s.reason}`, `${s.sql};`);
+  for (const w of plan.warnings) lines.push(`-- ! ${w}`);
+  lines.push(
+    `-- ${plan.statements.length} statement(s); pgwarden roles apply --file ${path} runs them in one transaction`,
+  );
+  return `${lines.join('\n')}\n`;
+}
