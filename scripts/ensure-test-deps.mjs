@@ -24,6 +24,11 @@ function findPgBin() {
   return undefined;
 }
 
+/** The major version of the server binaries found, or Debian 12's default. */
+function pgMajor() {
+  return findPgBin()?.match(/postgresql\/(\d+)\//)?.[1] ?? '15';
+}
+
 const onPath = (name) => spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 
 /** What the suite needs, how to tell it is there, and the Debian packages that provide it. */
@@ -32,6 +37,13 @@ const REQUIREMENTS = [
     what: 'PostgreSQL server binaries',
     present: () => findPgBin() !== undefined,
     packages: ['postgresql', 'postgresql-contrib'],
+  },
+  {
+    // The audit's log.pgaudit check needs the extension to prove its passing case.
+    what: 'pgaudit extension',
+    present: () => existsSync(`/usr/share/postgresql/${pgMajor()}/extension/pgaudit.control`),
+    // Debian 12's postgresql is 15; when PostgreSQL is already there, match its major.
+    packages: [`postgresql-${pgMajor()}-pgaudit`],
   },
   {
     what: 'gnome-keyring (Secret Service)',

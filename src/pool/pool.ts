@@ -540,7 +540,8 @@ export async function createPool(options: CreatePoolOptions = {}): Promise<Warde
     await pool.close();
     throw new PolicyError(violations, config.environment);
   }
-  emitWarnings(violations);
+  // Tools that turned enforcement off report the violations themselves.
+  if (options.enforcePolicy ?? true) emitWarnings(violations);
   pool.startup = Object.freeze({ tls, role, serverVersion, warnings, violations });
   await pool.attachReplicas(logger);
   return pool;
