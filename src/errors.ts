@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   PGW_POOL_CLOSED: 'The pool has been closed.',
   // queries
   PGW_QUERY_FAILED: 'The server reported an error for a query; sqlstate and fields are kept.',
+  PGW_QUERY_TIMEOUT:
+    'The query exceeded queryTimeoutMs on the client (e.g. a network cut); it may or may not have run.',
   PGW_QUERY_CONNECTION_LOST: 'The connection was lost while a query ran; it may or may not have executed.',
   PGW_SQL_INVALID: 'A sql`` fragment or identifier is malformed.',
   // secrets backends

@@ -389,6 +389,8 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
       idleTimeoutMs: parsed.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
       maxLifetimeMs: parsed.maxLifetimeMs ?? DEFAULTS.maxLifetimeMs,
       prePingIdleMs: parsed.prePingIdleMs ?? DEFAULTS.prePingIdleMs,
+      queryTimeoutMs: parsed.queryTimeoutMs,
+      usageAlertRatio: parsed.poolUsageAlertRatio ?? 0.9,
     },
     session: {
       statementTimeoutMs: parsed.statementTimeoutMs,

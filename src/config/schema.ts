@@ -98,6 +98,14 @@ export const optionsSchema = z.object({
   maxLifetimeMs: milliseconds.optional(),
   /** A connection idle longer than this is validated (a round trip) before it is handed out. Default 10 000 ms; 0 validates every checkout. */
   prePingIdleMs: milliseconds.optional(),
+  /**
+   * Client-side limit on one query, for when the network itself is cut (the
+   * server's statement_timeout cannot fire then). The connection is discarded
+   * after it fires. Default: none.
+   */
+  queryTimeoutMs: milliseconds.optional(),
+  /** Share of `max` in use at which the pool logs and emits `pool-usage-high`. Default 0.9. */
+  poolUsageAlertRatio: z.coerce.number().gt(0).max(1).optional(),
   /** statement_timeout sent at startup (works behind PgBouncer). Default: the server's. */
   statementTimeoutMs: milliseconds.optional(),
   /** idle_in_transaction_session_timeout sent at startup. Default: the server's. */
@@ -172,6 +180,8 @@ export interface ResolvedConfig {
     readonly idleTimeoutMs: number;
     readonly maxLifetimeMs: number;
     readonly prePingIdleMs: number;
+    readonly queryTimeoutMs: number | undefined;
+    readonly usageAlertRatio: number;
   };
   readonly session: {
     readonly statementTimeoutMs: number | undefined;

@@ -69,6 +69,12 @@ export const CONNECTION_VARIABLES: readonly VariableSpec[] = [
     description: 'statement_timeout, milliseconds.',
   },
   {
+    name: 'DB_QUERY_TIMEOUT',
+    group: 'DB',
+    option: 'queryTimeoutMs',
+    description: 'Client-side query timeout, milliseconds (network cuts).',
+  },
+  {
     name: 'DB_POLICY',
     group: 'DB',
     option: 'policy',

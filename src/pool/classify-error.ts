@@ -206,6 +206,17 @@ export function classifyQueryError(error: unknown): PgwardenError {
   if (sqlstate) {
     return new QueryError('PGW_QUERY_FAILED', message, error as never, { cause: error });
   }
+  if (/Query read timeout/.test(message)) {
+    return new ConnectionError(
+      'PGW_QUERY_TIMEOUT',
+      'The query got no answer within queryTimeoutMs; it may or may not have run, and its connection was discarded.',
+      {
+        option: 'queryTimeoutMs',
+        fix: 'Check the network path to the server; retry only idempotent statements.',
+        cause: error,
+      },
+    );
+  }
   if (
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||

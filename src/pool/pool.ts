@@ -195,9 +195,20 @@ export class WardenPool extends EventEmitter {
   /** Shared with the Client class, which reports TLS handshakes through it. */
   readonly #instruments: { current: PoolInstruments | undefined } = { current: undefined };
   /** Which host of the list answered last: tried first by new connections. */
-  readonly #hostState = { preferred: 0 };
+  readonly #hostState = {
+    preferred: 0,
+    changed: (from: number, to: number) => {
+      const [a, b] = [this.config.hosts[from]!, this.config.hosts[to]!];
+      this.#logger.log('warn', 'db.failover', `connections now go to ${b.host}:${b.port}`, {
+        from: `${a.host}:${a.port}`,
+        to: `${b.host}:${b.port}`,
+      });
+      this.emit('failover', { from: a, to: b });
+    },
+  };
   readonly #lastReleased = new WeakMap<pg.PoolClient, number>();
   #closed = false;
+  #usageHigh = false;
 
   /**
    * Read-only queries for replicas (`pool.read.query(...)`): healthy replicas
@@ -327,6 +338,12 @@ export class WardenPool extends EventEmitter {
         client = await this.#pg.connect();
       } catch (error) {
         const coded = this.#acquireError(error, waitingBefore);
+        if (coded.code === 'PGW_CONN_AUTH_FAILED') {
+          this.#logger.log('warn', 'db.auth-failure', 'the server rejected the credentials', {
+            user: this.config.user,
+            host: this.config.host,
+          });
+        }
         this.#instruments.current?.connectionFailed?.(coded.code, (coded as { sqlstate?: string }).sqlstate);
         const delay = backoffDelay(attempt);
         if (retry && TRANSIENT.has(coded.code) && Date.now() + delay < deadline && !this.#closed) {
@@ -360,7 +377,29 @@ export class WardenPool extends EventEmitter {
           throw classifyQueryError(error);
         }
       }
+      this.#watchUsage();
       return client;
+    }
+  }
+
+  /**
+   * The library side of the pool-usage alert: one warning and one
+   * `pool-usage-high` event when usage reaches the ratio, re-armed once it
+   * falls below 80% of it (no flapping).
+   */
+  #watchUsage(): void {
+    const { max, usageAlertRatio } = this.config.pool;
+    const inUse = this.#pg.totalCount - this.#pg.idleCount;
+    const ratio = inUse / max;
+    if (!this.#usageHigh && ratio >= usageAlertRatio) {
+      this.#usageHigh = true;
+      const stats = this.stats();
+      this.#logger.log('warn', 'db.pool-usage-high', `pool usage ${Math.round(ratio * 100)}% of max ${max}`, {
+        ...stats,
+      });
+      this.emit('pool-usage-high', stats);
+    } else if (this.#usageHigh && ratio < usageAlertRatio * 0.8) {
+      this.#usageHigh = false;
     }
   }
 

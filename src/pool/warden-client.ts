@@ -20,7 +20,7 @@ export interface ClientContext {
   /** Asked once per physical connection, and again after an authentication failure. */
   readonly credentials: CredentialSource;
   /** Which host of a list worked last, shared by every connection of the pool. */
-  readonly hostState?: { preferred: number };
+  readonly hostState?: { preferred: number; changed?(from: number, to: number): void };
   /** Told how long each TLS handshake took (metrics). */
   readonly instruments?: { current: { tlsHandshake?(seconds: number): void } | undefined };
 }
@@ -101,6 +101,7 @@ function baseClientConfig(config: ResolvedConfig, attempt: TlsAttempt): pg.Clien
       ? { idle_in_transaction_session_timeout: session.idleInTransactionSessionTimeoutMs }
       : {}),
     connectionTimeoutMillis: config.pool.connectionTimeoutMs,
+    ...(config.pool.queryTimeoutMs !== undefined ? { query_timeout: config.pool.queryTimeoutMs } : {}),
     keepAlive: true,
     enableChannelBinding: config.tls.channelBinding !== 'disable',
     ...({ sslnegotiation: config.tls.negotiation } as object),
@@ -168,7 +169,12 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
             continue;
           }
           if (await this.#hasSessionAttrs(wanted)) {
-            if (context.hostState) context.hostState.preferred = index;
+            const state = context.hostState;
+            if (state && state.preferred !== index) {
+              const from = state.preferred;
+              state.preferred = index;
+              state.changed?.(from, index);
+            }
             return;
           }
           await this.end().catch(() => undefined);
