@@ -4,7 +4,8 @@
 // shared machines. Run: npm run bench
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createPool, type WardenPool } from '../src/index.js';
+import { createAwsSecretsManagerProvider, createPool, type WardenPool } from '../src/index.js';
+import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../test/support/aws-secrets-manager-server.js';
 import { createPki, startCluster } from '../src/testing/index.js';
 
 const LOOPS = 10;
@@ -85,6 +86,60 @@ try {
       `${name.padEnd(14)} pgwarden ${median(wardenRates).toFixed(0)}/s  pg.Pool ${median(rawRates).toFixed(0)}/s  ratio ${median(ratios).toFixed(3)} (rounds: ${ratios.map((r) => r.toFixed(3)).join(' ')})`,
     );
   }
+  // Secrets backend in steady state: the same pool with its credentials from
+  // (the local protocol server of) AWS Secrets Manager, TTL 2 s, against a
+  // static password. Connections live for 1 s, so new ones keep asking the cache.
+  const aws = await AwsSecretsManagerServer.start();
+  aws.createSecret('bench/db', JSON.stringify({ username: 'bench', password }));
+  const ttlMs = 2000;
+  const churn = { maxLifetimeMs: 1000, max: LOOPS };
+  const withSecrets = await createPool({
+    ...common,
+    password: undefined,
+    env: {},
+    environment: 'production',
+    sslMode: 'verify-full',
+    sslRootCert: pki.ca.certPem,
+    ...churn,
+    secrets: createAwsSecretsManagerProvider({
+      secretId: 'bench/db',
+      region: 'us-east-1',
+      endpoint: aws.endpoint,
+      clientConfig: { credentials: { ...TEST_AWS_CREDENTIALS } },
+    }),
+    secretsCache: { ttlMs },
+  });
+  const staticPool = await createPool({
+    ...common,
+    env: {},
+    environment: 'production',
+    sslMode: 'verify-full',
+    sslRootCert: pki.ca.certPem,
+    ...churn,
+  });
+  const callsBefore = aws.count('GetSecretValue');
+  const started = performance.now();
+  const secretRatios: number[] = [];
+  let queries = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['static', 'secrets'] : ['secrets', 'static'];
+    const rates: Record<string, number> = {};
+    for (const which of order) {
+      const pool = which === 'static' ? staticPool : withSecrets;
+      rates[which] = await throughput((text) => pool.query(text), 'SELECT 1');
+      if (which === 'secrets') queries += rates[which]! * (ROUND_MS / 1000);
+    }
+    secretRatios.push(rates.secrets! / rates.static!);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const calls = aws.count('GetSecretValue') - callsBefore;
+  console.log(
+    `secrets       aws-secrets-manager vs static password ratio ${median(secretRatios).toFixed(3)} (rounds: ${secretRatios.map((r) => r.toFixed(3)).join(' ')}); backend calls ${calls} for ~${Math.round(queries)} queries over ${seconds.toFixed(1)} s (bound: duration/TTL + 1 = ${Math.floor(seconds / (ttlMs / 1000)) + 1})`,
+  );
+  await withSecrets.close();
+  await staticPool.close();
+  await aws.stop();
+
   await warden.close();
   await raw.end();
 
