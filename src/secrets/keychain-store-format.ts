@@ -105,7 +105,7 @@ export function serializeKeychainStore(store: KeychainStore): string {
   return `${JSON.stringify(keychainStoreSchema.parse(store), null, 2)}\n`;
 }
 
-/** An empty store, for the first `pgwarden creds set`. */
+/** An empty store, for the first `pgwarden creds add`. */
 export function emptyKeychainStore(): KeychainStore {
   return { version: KEYCHAIN_STORE_VERSION, environments: {} };
 }

@@ -106,11 +106,11 @@ describe('keychain provider', () => {
 
   test('keyring failures map to coded errors with fixes', async () => {
     const cases: Array<[Parameters<typeof fakeEntry>[0], string, RegExp]> = [
-      [{ password: null }, 'PGW_SECRET_NOT_FOUND', /pgwarden creds set prod/],
+      [{ password: null }, 'PGW_SECRET_NOT_FOUND', /pgwarden creds add prod/],
       [
         { error: 'No matching entry found in secure storage' },
         'PGW_SECRET_NOT_FOUND',
-        /pgwarden creds set prod/,
+        /pgwarden creds add prod/,
       ],
       [
         { error: "Couldn't access platform storage: AccessDenied" },

@@ -180,7 +180,7 @@ export async function readMetadata(
       `${file} is not a valid credentials file: ${error.message}.`,
       {
         option: 'PGWARDEN_HOME',
-        fix: `Rewrite it with pgwarden creds set, or fix it by hand (see docs/secrets.md).`,
+        fix: `Rewrite it with pgwarden creds add, or fix it by hand (see docs/secrets.md).`,
       },
     );
   }
@@ -191,7 +191,7 @@ function noEntryError(service: string, environment: string): SecretError {
     'PGW_SECRET_NOT_FOUND',
     BACKEND,
     `the OS keychain has no entry for service "${service}", account "${environment}".`,
-    { option: 'DB_CREDENTIALS_ENV', fix: `Store it with: pgwarden creds set ${environment}` },
+    { option: 'DB_CREDENTIALS_ENV', fix: `Store it with: pgwarden creds add ${environment}` },
   );
 }
 
@@ -213,7 +213,7 @@ export function mapKeyringError(error: unknown, service: string, environment: st
       `the OS keychain holds several entries for service "${service}", account "${environment}".`,
       {
         option: 'DB_CREDENTIALS_ENV',
-        fix: `Delete the duplicates, then run pgwarden creds set ${environment}.`,
+        fix: `Delete the duplicates, then run pgwarden creds add ${environment}.`,
         cause: error,
       },
     );

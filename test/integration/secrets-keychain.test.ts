@@ -10,24 +10,20 @@
 // children, both daemons are reaped by this process.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import { AsyncEntry } from '@napi-rs/keyring';
 import { SecretError } from '../../src/errors.js';
 import { serializeKeychainStore } from '../../src/secrets/keychain-store-format.js';
 import type { SecretLogger } from '../../src/secrets/logger.js';
 import { createProviderFromEnv } from '../../src/secrets/select.js';
-import { assertNoCanary, canary, waitForProcessExit } from '../support/index.js';
+import { assertNoCanary, canary } from '../support/index.js';
+import { keyringSkipReason, startKeyring, type TestKeyring } from '../support/keychain.js';
 
-const REQUIRED = ['dbus-daemon', 'gnome-keyring-daemon'];
-const missing = REQUIRED.filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-const skip =
-  missing.length > 0 ? `needs ${missing.join(' and ')} (apt-get install gnome-keyring dbus)` : false;
+const skip = keyringSkipReason();
 
 const canaries: string[] = [];
 const logLines: string[] = [];
@@ -36,7 +32,7 @@ const logger: SecretLogger = {
 };
 
 let dir: string;
-const daemons: ChildProcess[] = [];
+let keyring: TestKeyring | undefined;
 let savedBus: string | undefined;
 
 function assertNoLeak(error: unknown): void {
@@ -45,95 +41,17 @@ function assertNoLeak(error: unknown): void {
   for (const value of canaries) for (const text of texts) assertNoCanary(text, value);
 }
 
-/** Reads a child's stdout until `pattern` matches; rejects after 10 s or when it exits. */
-async function readUntil(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const match = pattern.exec(output);
-    if (match) return match;
-    if (Date.now() > deadline || child.exitCode !== null)
-      throw new Error(`${String(child.spawnfile)} did not start`);
-    await sleep(20);
-  }
-}
-
-/** Starts a session bus and an unlocked gnome-keyring on it; resolves with the bus address. */
-async function startKeyring(): Promise<string> {
-  const home = join(dir, 'home');
-  const runtime = join(dir, 'run');
-  mkdirSync(home);
-  mkdirSync(runtime, { mode: 0o700 });
-  const env = { PATH: process.env.PATH, HOME: home, XDG_RUNTIME_DIR: runtime };
-  // A session bus WITHOUT service activation: otherwise the first probe would
-  // make the bus start a second, locked gnome-keyring-daemon of its own.
-  const config = join(dir, 'session.conf');
-  writeFileSync(
-    config,
-    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
-  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir=${runtime}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`,
-  );
-  const bus = spawn('dbus-daemon', [`--config-file=${config}`, '--nofork', '--print-address=1'], {
-    env,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  daemons.push(bus);
-  const address = (await readUntil(bus, /^(unix:\S+)\n/m))[1] as string;
-  const keyring = spawn('gnome-keyring-daemon', ['--unlock', '--components=secrets', '--foreground'], {
-    env: { ...env, DBUS_SESSION_BUS_ADDRESS: address },
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
-  daemons.push(keyring);
-  // --unlock reads the new login keyring's password from stdin.
-  keyring.stdin?.end(randomBytes(12).toString('hex'));
-  keyring.stdout?.resume();
-  return address;
-}
-
-/** Waits until the Secret Service stores entries (the login keyring exists a moment after the bus name). */
-async function waitForSecretService(): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      // Constructing an entry pinned to the Secret Service already talks to it.
-      const probe = new AsyncEntry('pgwarden-probe', 'probe', { linux: { store: 'secret-service' } });
-      await probe.setPassword('probe');
-      await probe.deletePassword();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
-}
-
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'pgw-keyring-'));
   savedBus = process.env.DBUS_SESSION_BUS_ADDRESS;
-  process.env.DBUS_SESSION_BUS_ADDRESS = await startKeyring();
-  await waitForSecretService();
+  keyring = await startKeyring();
+  process.env.DBUS_SESSION_BUS_ADDRESS = keyring.env.DBUS_SESSION_BUS_ADDRESS;
 });
 
 after(async () => {
   if (skip) return;
-  for (const daemon of daemons.reverse()) {
-    if (daemon.pid === undefined || daemon.exitCode !== null) continue;
-    daemon.kill('SIGTERM');
-    if (!(await waitForProcessExit(daemon.pid, 5_000))) daemon.kill('SIGKILL');
-  }
+  await keyring?.stop();
   if (savedBus === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
   else process.env.DBUS_SESSION_BUS_ADDRESS = savedBus;
   rmSync(dir, { recursive: true, force: true });
@@ -161,7 +79,7 @@ describe('keychain backend (gnome-keyring over D-Bus)', { skip }, () => {
         },
       }),
     );
-    // What `pgwarden creds set staging` will do.
+    // What `pgwarden creds add staging` does.
     const entry = new AsyncEntry('pgwarden', 'staging', { linux: { store: 'secret-service' } });
     await entry.setPassword(pw);
     try {
@@ -182,7 +100,7 @@ describe('keychain backend (gnome-keyring over D-Bus)', { skip }, () => {
       const e = await absent.fetch().catch((error: unknown) => error);
       assert.ok(e instanceof SecretError);
       assert.equal(e.code, 'PGW_SECRET_NOT_FOUND');
-      assert.match(e.fix ?? '', /pgwarden creds set production/);
+      assert.match(e.fix ?? '', /pgwarden creds add production/);
       assertNoLeak(e);
     } finally {
       await entry.deletePassword();
