@@ -134,3 +134,60 @@ export type { RevokeOptions, RevokeReport, StillHeld } from './incident/revoke.j
 export { listSessions } from './incident/sessions.js';
 export type { SessionsOptions, SessionsReport, SessionRow } from './incident/sessions.js';
 export { IncidentError } from './incident/incident-error.js';
+export { takeSnapshot } from './monitor/snapshot.js';
+export type {
+  MonitorSnapshot,
+  SnapshotOptions,
+  SnapshotSource,
+  SessionInfo,
+  LongRunningQuery,
+  IdleInTransactionSession,
+  DatabaseStats,
+} from './monitor/snapshot.js';
+export type { SlowStatement, SlowStatements } from './monitor/statements.js';
+export { formatSnapshot } from './monitor/format-snapshot.js';
+export { runAlertsCheck } from './alerts/check.js';
+export type { AlertsCheckOptions, AlertsReport } from './alerts/check.js';
+export {
+  DEFAULT_ALERTS_CONFIG,
+  loadAlertsConfigFile,
+  resolveAlertsConfig,
+  validateAlertsLayer,
+} from './alerts/config.js';
+export type { AlertsConfig, AlertsConfigLayer } from './alerts/config.js';
+export { RULE_IDS } from './alerts/rule-result.js';
+export type { RuleId, RuleResult, RuleStatus, Severity as AlertSeverity } from './alerts/rule-result.js';
+export { parseWebhookUrl, sendAlertWebhooks, alertDocument } from './alerts/webhook.js';
+export type { AlertDocument, WebhookDelivery, WebhookResult, WebhookTarget } from './alerts/webhook.js';
+export { AlertsError } from './alerts/alerts-error.js';
+export {
+  BackupError,
+  createBackup,
+  verifyBackup,
+  restoreBackup,
+  listBackups,
+  cleanupBackups,
+  planRetention,
+  generateKeyFile,
+} from './backup/index.js';
+export type {
+  BackupErrorCode,
+  BackupKeyOptions,
+  BackupList,
+  BackupListEntry,
+  BackupManifest,
+  BackupProgress,
+  CleanupOptions,
+  CleanupResult,
+  CreateBackupOptions,
+  CreateBackupResult,
+  RestoreBackupOptions,
+  RestoreResult,
+  RetentionCandidate,
+  RetentionDecision,
+  RetentionPolicy,
+  VerifyBackupOptions,
+  VerifyCheck,
+  VerifyLevel,
+  VerifyResult,
+} from './backup/index.js';

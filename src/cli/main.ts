@@ -93,6 +93,67 @@ function buildProgram(): Command {
       process.exitCode = await auditCommand(options);
     });
 
+  program
+    .command('monitor')
+    .description('Live view of connections, long-running and slow queries, and database statistics')
+    .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+    .option('--interval <duration>', 'time between refreshes, e.g. 2s or 500ms', '2s')
+    .option('--long-query <duration>', 'list active queries running longer than this', '5s')
+    .option('--once', 'take one snapshot and exit')
+    .option('--json', 'print snapshots as JSON (one object with --once, one line per refresh otherwise)')
+    .action(async (options) => {
+      const { monitorCommand } = await import('./commands/monitor.js');
+      process.exitCode = await monitorCommand(options);
+    });
+
+  program
+    .command('alerts')
+    .description('Security alert rules for cron jobs and monitoring')
+    .command('check')
+    .description('Evaluate every alert rule once; exit 1 when an alert fires')
+    .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+    .option('--offline', 'do not connect; rules that need the database are skipped')
+    .option(
+      '--log <file>',
+      'server log file (repeatable)',
+      (value: string, list: string[]) => [...list, value],
+      [],
+    )
+    .option('--log-format <format>', 'stderr, csvlog, jsonlog or auto')
+    .option('--log-line-prefix <prefix>', "the server's log_line_prefix (default: read from the server)")
+    .option('--window-end <end>', 'log windows end now or at the newest-line')
+    .option('--backup-dir <dir>', 'directory of pgwarden backups, for the backup-age rule')
+    .option('--webhook <url>', 'POST one JSON document per fired alert (or PGWARDEN_ALERTS_WEBHOOK)')
+    .option('--config <file>', 'alerts.yaml with thresholds and inputs')
+    .option('--label <name>', 'name of the database in reports and webhooks')
+    .option('--auth-failures <n>', 'failed authentications that fire (default 5)')
+    .option('--auth-window <duration>', 'window for failed authentications (default 5m)')
+    .option('--unencrypted <n>', 'connection attempts without TLS that fire (default 1)')
+    .option('--unencrypted-window <duration>', 'window for attempts without TLS (default 5m)')
+    .option('--slow-query <duration>', 'a query running longer fires (default 5s)')
+    .option('--cert-days <days>', 'server certificate expiring within fires (default 30)')
+    .option('--creds-days <days>', 'credentials expiring within fires (default 14)')
+    .option('--backup-max-age <duration>', 'newest backup older than this fires (default 26h)')
+    .option('--disable <rules>', 'comma-separated rule ids to skip')
+    .option('--json', 'print one JSON object')
+    .action(async (options) => {
+      const { alertsCheckCommand } = await import('./commands/alerts.js');
+      process.exitCode = await alertsCheckCommand(options);
+    });
+
+  program
+    .command('backup')
+    .description('Encrypted, compressed, verified backups: create, list, verify, restore, cleanup, keygen')
+    // The subcommands and their flags live in commands/backup.ts, loaded only when used.
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { backupCommand } = await import('./commands/backup.js');
+      process.exitCode = await backupCommand(args);
+    });
+
   // Further commands register here, one block each, loading their module lazily.
 
   return program;

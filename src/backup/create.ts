@@ -1,0 +1,307 @@
+/**
+ * `pgwarden backup create`: pg_dump (custom format, no compression of its
+ * own) streams through compression and chunked AES-256-GCM into a hidden
+ * temporary file in the backup directory, renamed into place only when
+ * everything succeeded; then the manifest is written. Memory stays flat:
+ * every stage is a stream with backpressure, the largest buffer is a chunk.
+ *
+ * Row counts come from the snapshot pg_dump uses: a REPEATABLE READ
+ * transaction exports its snapshot, pg_dump imports it with --snapshot, and
+ * the counts run in that transaction while pg_dump reads.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { PgwardenError } from '../errors.js';
+import { createPool, type WardenPool } from '../pool/pool.js';
+import { BackupError, ioError } from './backup-error.js';
+import { acquireLock } from './lock.js';
+import { backupPaths, ensureBackupDir, newBackupId } from './backup-dir.js';
+import { lastLines, spawnTool, type ToolProcess } from './child.js';
+import { createCompressor } from './compression.js';
+import { ChunkEncryptor } from './format/chunk-encryptor.js';
+import {
+  DEFAULT_CHUNK_SIZE,
+  NONCE_PREFIX_LENGTH,
+  SALT_LENGTH,
+  STREAM_BUFFER,
+  type Compression,
+} from './format/constants.js';
+import { manifestKey, payloadKey } from './format/derive.js';
+import { encodeHeader } from './format/header.js';
+import { CountTap, HashTap } from './format/hash-tap.js';
+import { keyIdOf, type KeySource } from './keys/key-source.js';
+import { keySourceForCreate, type BackupKeyOptions } from './keys/select.js';
+import { libpqEnvironment, type LibpqSession } from './libpq-env.js';
+import { signManifest, writeManifest, type BackupManifest, type TableCount } from './manifest.js';
+import {
+  checkChunkSize,
+  checkCompression,
+  checkInteger,
+  checkRetentionClass,
+  interrupted,
+  isKeySource,
+  raceAbort,
+  type ConnectionInput,
+} from './options.js';
+import { findPgTool } from './pg-tools.js';
+import { progressTicker, type ProgressListener } from './progress.js';
+import { countRows } from './row-counts.js';
+
+export interface CreateBackupOptions extends ConnectionInput {
+  /** Backup directory; created with mode 0700 when missing, refused when group or others can enter it. */
+  dir: string;
+  /** Where the key comes from (exactly one source), or a ready key source. Required: backups are always encrypted. */
+  keys: BackupKeyOptions | KeySource;
+  /** `brotli` (quality 1, default), `gzip` (level 1), `none`, or `zstd` (pg_dump 16+ compresses). */
+  compression?: Compression;
+  /** Plaintext bytes per encrypted chunk. Default 65 536 (64 KiB); 1 KiB to 1 MiB. */
+  chunkSize?: number;
+  /** Directory holding pg_dump. Default: PG_BIN, then the server's major under /usr/lib/postgresql, then PATH. */
+  pgBin?: string;
+  /** Retention class recorded in the manifest (cleanup works per database and class). Default `daily`. */
+  retentionClass?: string;
+  /** Days until the backup expires (manifest `retention.expiresAt`). Default 30. */
+  keepDays?: number;
+  /** Count rows of every table in the dump's snapshot, for verification level 3. Default true. */
+  rowCounts?: boolean;
+  /** Aborting stops pg_dump, removes the temporary file and rejects with PGW_BACKUP_INTERRUPTED. */
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  /** Default 1000 ms. */
+  progressIntervalMs?: number;
+}
+
+export interface CreateBackupResult {
+  readonly id: string;
+  readonly file: string;
+  readonly manifestPath: string;
+  readonly manifest: BackupManifest;
+  readonly durationMs: number;
+}
+
+interface ServerFacts {
+  version: string;
+  num: number;
+  database: string;
+}
+
+export async function createBackup(options: CreateBackupOptions): Promise<CreateBackupResult> {
+  const started = new Date();
+  const env = options.env ?? process.env;
+  const compression = checkCompression(options.compression ?? 'brotli');
+  const chunkSize = checkChunkSize(options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  const retentionClass = checkRetentionClass(options.retentionClass ?? 'daily');
+  const keepDays = checkInteger(options.keepDays ?? 30, '--keep-days', 0, 36_500);
+  const { signal } = options;
+  // The key first: without one nothing else happens, not even a connection.
+  const keySource = isKeySource(options.keys) ? options.keys : keySourceForCreate({ ...options.keys, env });
+  const dir = ensureBackupDir(options.dir, true);
+  const lock = acquireLock(dir, 'create');
+  let pool: WardenPool | undefined;
+  let session: LibpqSession | undefined;
+  let tool: ToolProcess | undefined;
+  let temp: string | undefined;
+  try {
+    if (signal?.aborted) throw interrupted('backup');
+    pool = await raceAbort(
+      createPool({ ...options.connection, env, enforcePolicy: false, checkRole: false, min: 0, max: 2 }),
+      signal,
+      'backup',
+    );
+    const client = await pool.connect();
+    let inTransaction = false;
+    try {
+      const facts = (
+        await client.query<ServerFacts>(
+          `SELECT current_setting('server_version') AS version,
+                  current_setting('server_version_num')::int AS num,
+                  current_database() AS database`,
+        )
+      ).rows[0]!;
+      const serverMajor = Math.floor(facts.num / 10_000);
+      const dump = findPgTool('pg_dump', {
+        pgBin: options.pgBin,
+        env,
+        minMajor: serverMajor,
+        preferMajor: serverMajor,
+      });
+      if (compression === 'zstd' && dump.major < 16) {
+        throw new BackupError(
+          'PGW_BACKUP_UNSUPPORTED',
+          `--compress zstd needs pg_dump 16 or newer; ${dump.path} is ${dump.version}.`,
+          {
+            option: '--compress',
+            fix: 'Use --compress brotli (the default), or pg_dump 16+ (--pg-bin).',
+          },
+        );
+      }
+      const id = newBackupId(facts.database, started);
+      const paths = backupPaths(dir, id);
+      const { dataKey, wrap } = await raceAbort(keySource.createDataKey(id), signal, 'backup');
+      const salt = randomBytes(SALT_LENGTH);
+      const header = encodeHeader({
+        backupId: id,
+        createdAt: started.toISOString(),
+        cipher: 'aes-256-gcm',
+        kdf: 'hkdf-sha256',
+        salt: salt.toString('base64'),
+        noncePrefix: randomBytes(NONCE_PREFIX_LENGTH).toString('base64'),
+        chunkSize,
+        compression,
+        key: wrap,
+        database: facts.database,
+        server: { version: facts.version },
+        pgDump: { version: dump.version },
+      });
+      const encryptor = new ChunkEncryptor({ header, payloadKey: payloadKey(dataKey, salt) });
+      const hmacKey = manifestKey(dataKey, salt);
+      dataKey.fill(0);
+      session = libpqEnvironment(pool.config, env);
+
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      inTransaction = true;
+      // The pool's session timeouts are for application queries, not for counting a large table.
+      await client.query('SET LOCAL statement_timeout = 0');
+      await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+      const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
+
+      temp = paths.temp;
+      const out = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: STREAM_BUFFER });
+      await once(out, 'open').catch((error: unknown) => {
+        temp = undefined; // not ours to remove (EEXIST) or never created
+        throw ioError(error, `creating ${paths.temp}`);
+      });
+      tool = spawnTool(
+        dump.path,
+        [
+          '--format=custom',
+          compression === 'zstd' ? '--compress=zstd:1' : '--compress=0',
+          `--snapshot=${snapshot}`,
+          '--no-password',
+        ],
+        session.env,
+        ['ignore', 'pipe', 'pipe'],
+      );
+      const count = new CountTap();
+      const hash = new HashTap();
+      const firstBytes = new Promise<void>((resolve) => {
+        count.onFirstBytes = resolve;
+      });
+      const ticker = progressTicker(
+        'create',
+        options.onProgress,
+        () => ({ bytes: count.bytes, writtenBytes: hash.bytes }),
+        options.progressIntervalMs,
+      );
+      const piped = pipeline(tool.child.stdout!, count, createCompressor(compression), encryptor, hash, out, {
+        ...(signal ? { signal } : {}),
+      }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+      let tables: TableCount[] | null = null;
+      if (options.rowCounts ?? true) {
+        tables = await raceAbort(
+          countRows(client).catch((error: unknown) => {
+            throw new BackupError(
+              'PGW_BACKUP_DUMP_FAILED',
+              `Counting the rows of the tables to dump failed: ${(error as Error).message}`,
+              {
+                fix: 'The role needs SELECT on every table pg_dump dumps (or pass rowCounts: false).',
+                cause: error,
+              },
+            );
+          }),
+          signal,
+          'backup',
+        );
+      }
+      // The exporting transaction must outlive pg_dump's SET TRANSACTION SNAPSHOT;
+      // its first output byte comes after that.
+      await raceAbort(Promise.race([firstBytes, tool.exited, piped]), signal, 'backup');
+      await client.query('COMMIT');
+      inTransaction = false;
+
+      const [pipeError, exit] = await raceAbort(Promise.all([piped, tool.exited]), signal, 'backup');
+      ticker.stop(pipeError === undefined && exit.code === 0);
+      if (signal?.aborted) throw interrupted('backup');
+      if (pipeError !== undefined) throw ioError(pipeError, `writing ${paths.temp}`);
+      if (exit.code !== 0) {
+        throw new BackupError(
+          'PGW_BACKUP_DUMP_FAILED',
+          `pg_dump exited with ${exit.signal ?? `code ${exit.code}`}: ${lastLines(tool.stderr()) || exit.error?.message || 'no error output'}.`,
+          { fix: 'Read the pg_dump error above; the partial file was removed and no manifest written.' },
+        );
+      }
+      fsyncPath(paths.temp);
+
+      const completed = new Date();
+      const manifest = signManifest(
+        {
+          format: 'pgwarden-backup-manifest',
+          version: 1,
+          id,
+          file: `${id}.pgwb`,
+          createdAt: started.toISOString(),
+          completedAt: completed.toISOString(),
+          database: facts.database,
+          host: pool.config.host,
+          port: pool.config.port,
+          server: { version: facts.version, versionNum: facts.num },
+          pgDump: { version: dump.version },
+          compression,
+          chunkSize,
+          chunks: encryptor.chunks,
+          sizes: { dump: count.bytes, file: hash.bytes },
+          sha256: hash.digest(),
+          key: { type: wrap.type, id: keyIdOf(wrap) },
+          tables,
+          retention: {
+            class: retentionClass,
+            keepDays,
+            expiresAt: new Date(started.getTime() + keepDays * 86_400_000).toISOString(),
+          },
+        },
+        hmacKey,
+      );
+      hmacKey.fill(0);
+      renameSync(paths.temp, paths.file);
+      temp = paths.file; // removed below if the manifest cannot be written
+      writeManifest(paths.manifest, manifest);
+      temp = undefined;
+      fsyncPath(dir);
+      return {
+        id,
+        file: paths.file,
+        manifestPath: paths.manifest,
+        manifest,
+        durationMs: Date.now() - started.getTime(),
+      };
+    } finally {
+      if (inTransaction && !signal?.aborted) await client.query('ROLLBACK').catch(() => undefined);
+      // After an abort a count may still be running: drop the connection rather than wait.
+      client.release(signal?.aborted || inTransaction ? true : undefined);
+    }
+  } catch (error) {
+    if (signal?.aborted) throw interrupted('backup');
+    throw error instanceof PgwardenError ? error : ioError(error, 'creating the backup');
+  } finally {
+    await tool?.stop();
+    if (temp) rmSync(temp, { force: true });
+    session?.dispose();
+    await pool?.close().catch(() => undefined);
+    lock.release();
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Fixed values of backup format version 1 (docs/backup-format.md). Changing
+ * any of them changes the format: bump {@link FORMAT_VERSION} instead.
+ */
+
+/** `\x89PGWB\r\n\x1a`: non-ASCII first byte and CR-LF catch text-mode transfers, as PNG's signature does. */
+export const MAGIC = Buffer.from([0x89, 0x50, 0x47, 0x57, 0x42, 0x0d, 0x0a, 0x1a]);
+export const FORMAT_VERSION = 1;
+/** Magic (8) + version (u16 BE) + header length (u32 BE). */
+export const PRELUDE_LENGTH = 14;
+/** Upper bound on the JSON header, enforced before it is read into memory. */
+export const MAX_HEADER_LENGTH = 16 * 1024;
+export const TAG_LENGTH = 16;
+export const KEY_LENGTH = 32;
+export const NONCE_LENGTH = 12;
+/** Nonce = prefix (7) || chunk counter (u32 BE) || last-chunk flag (1). */
+export const NONCE_PREFIX_LENGTH = 7;
+export const SALT_LENGTH = 32;
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+/** Bounds accepted when reading; small chunks exist for tests, large ones would cost memory. */
+export const MIN_CHUNK_SIZE = 1024;
+export const MAX_CHUNK_SIZE = 1024 * 1024;
+/** The counter is 32 bits: 2^32 chunks of 64 KiB is 256 TiB. */
+export const MAX_CHUNKS = 0xffff_ffff;
+
+/** HKDF `info` strings: one key per purpose, all from the file's data key. */
+export const INFO_PAYLOAD = 'pgwarden-backup/1 payload';
+export const INFO_MANIFEST = 'pgwarden-backup/1 manifest';
+/** Additional data of a wrapped data key: binds it to one backup id. */
+export const WRAP_AAD_PREFIX = 'pgwarden-backup/1 key-wrap\0';
+
+export const BACKUP_FILE_SUFFIX = '.pgwb';
+export const MANIFEST_SUFFIX = '.manifest.json';
+
+export const COMPRESSIONS = ['brotli', 'gzip', 'none', 'zstd'] as const;
+/**
+ * `brotli` (quality 1, the default), `gzip` (level 1) or `none` are applied by
+ * pgwarden before encryption; `zstd` means pg_dump (16+) compressed its own
+ * output and pgwarden adds no layer.
+ */
+export type Compression = (typeof COMPRESSIONS)[number];
+
+/** Backup ids: file-name safe, sortable by time when pgwarden made them. */
+export const BACKUP_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * highWaterMark of every stage of the backup pipelines. Node's default
+ * (16 KiB) makes each stage stop after a single 64 KiB chunk, so pg_dump
+ * spends half its time blocked on a full pipe; a few hundred KiB per stage
+ * keeps the producer running at the cost of about a megabyte of memory.
+ */
+export const STREAM_BUFFER = 256 * 1024;

@@ -1,0 +1,54 @@
+// What pg_dump and pg_restore receive: the connection as libpq variables,
+// the password only in a 0600 passfile, stray PG* variables removed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolveConfig } from '../config/resolve.js';
+import { libpqEnvironment, passfileLine } from './libpq-env.js';
+
+test('passfile lines escape ":" and "\\\\" and refuse line breaks', () => {
+  assert.equal(passfileLine('a:b\\c'), '*:*:*:*:a\\:b\\\\c\n');
+  assert.throws(() => passfileLine('two\nlines'), { code: 'PGW_CONFIG_INVALID' });
+});
+
+test('connection variables, a 0600 passfile, no PGPASSWORD, and everything removed on dispose', () => {
+  const password = 'pw:with\\odd-chars-1234';
+  const { config } = resolveConfig({
+    url: `postgres://app:${encodeURIComponent(password)}@db.internal:6543/appdb?sslmode=require&application_name=nightly`,
+    env: {},
+  });
+  const session = libpqEnvironment(config, {
+    PATH: '/usr/bin',
+    PGPASSWORD: 'stray',
+    PGSERVICE: 'other',
+    HOME: '/root',
+  });
+  try {
+    const env = session.env;
+    assert.equal(env.PGHOST, 'db.internal');
+    assert.equal(env.PGPORT, '6543');
+    assert.equal(env.PGUSER, 'app');
+    assert.equal(env.PGDATABASE, 'appdb');
+    assert.equal(env.PGSSLMODE, 'require');
+    assert.equal(env.PGAPPNAME, 'nightly');
+    assert.equal(env.PGPASSWORD, undefined);
+    assert.equal(env.PGSERVICE, undefined);
+    assert.equal(env.PATH, '/usr/bin');
+    assert.ok(!Object.values(env).some((value) => value?.includes(password)));
+    const passfile = env.PGPASSFILE!;
+    assert.equal(statSync(passfile).mode & 0o777, 0o600);
+    assert.equal(readFileSync(passfile, 'utf8'), passfileLine(password));
+    session.dispose();
+    assert.equal(existsSync(passfile), false);
+  } finally {
+    session.dispose();
+  }
+});
+
+test('without a password the passfile is /dev/null, so a ~/.pgpass cannot interfere', () => {
+  const { config } = resolveConfig({ url: 'postgres://app@localhost/appdb', env: {} });
+  const session = libpqEnvironment(config, {});
+  assert.equal(session.env.PGPASSFILE, '/dev/null');
+  assert.equal(session.env.PGAPPNAME, 'pgwarden-backup');
+  session.dispose();
+});

@@ -1,0 +1,127 @@
+/**
+ * Finds pg_dump and pg_restore of a suitable major version: pg_dump must be
+ * at least the server's major (it refuses older), pg_restore at least the
+ * major that wrote the archive. Order: --pg-bin, PG_BIN, the Debian/Ubuntu
+ * directory of the wanted major, higher majors there, `pg_config --bindir`,
+ * then PATH.
+ */
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { delimiter, join, resolve } from 'node:path';
+import type { Env } from '../config/env-source.js';
+import { BackupError } from './backup-error.js';
+
+export type PgToolName = 'pg_dump' | 'pg_restore';
+
+export interface PgTool {
+  readonly name: PgToolName;
+  readonly path: string;
+  /** e.g. `15.18`. */
+  readonly version: string;
+  readonly major: number;
+}
+
+export interface FindPgToolOptions {
+  /** Directory holding the tool (the `--pg-bin` flag). Must contain it when given. */
+  pgBin?: string;
+  /** Lowest acceptable major version. */
+  minMajor?: number;
+  /** Preferred major (the server's); searched first. */
+  preferMajor?: number;
+  env?: Env;
+}
+
+const DEBIAN_BASE = '/usr/lib/postgresql';
+const versions = new Map<string, { version: string; major: number } | undefined>();
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `pg_dump --version` → `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
+export function toolVersion(path: string): { version: string; major: number } | undefined {
+  if (!versions.has(path)) {
+    let found: { version: string; major: number } | undefined;
+    try {
+      const out = execFileSync(path, ['--version'], {
+        encoding: 'utf8',
+        timeout: 10_000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const match = /\(PostgreSQL\)\s+((\d+)(?:\.\d+)*)/.exec(out);
+      if (match?.[1] && match[2]) found = { version: match[1], major: Number(match[2]) };
+    } catch {
+      found = undefined;
+    }
+    versions.set(path, found);
+  }
+  return versions.get(path);
+}
+
+function candidateDirs(options: FindPgToolOptions): string[] {
+  const dirs: string[] = [];
+  if (existsSync(DEBIAN_BASE)) {
+    const majors = readdirSync(DEBIAN_BASE)
+      .filter((entry) => /^\d+$/.test(entry))
+      .map(Number)
+      .sort((a, b) => b - a);
+    if (options.preferMajor !== undefined && majors.includes(options.preferMajor)) {
+      dirs.push(join(DEBIAN_BASE, String(options.preferMajor), 'bin'));
+    }
+    for (const major of majors) dirs.push(join(DEBIAN_BASE, String(major), 'bin'));
+  }
+  try {
+    const out = execFileSync('pg_config', ['--bindir'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    if (out) dirs.push(out);
+  } catch {
+    // no pg_config
+  }
+  for (const dir of ((options.env ?? process.env).PATH ?? '').split(delimiter)) if (dir) dirs.push(dir);
+  return [...new Set(dirs)];
+}
+
+export function findPgTool(name: PgToolName, options: FindPgToolOptions = {}): PgTool {
+  const env = options.env ?? process.env;
+  const minMajor = options.minMajor ?? 0;
+  const explicit = options.pgBin ?? (env.PG_BIN || undefined);
+  const option = options.pgBin !== undefined ? '--pg-bin' : 'PG_BIN';
+  const check = (path: string): PgTool | string => {
+    const version = toolVersion(path);
+    if (!version) return `${path} --version did not run`;
+    if (version.major < minMajor) return `${path} is version ${version.version}, older than ${minMajor}`;
+    return { name, path, ...version };
+  };
+  if (explicit !== undefined) {
+    const path = join(resolve(explicit), name);
+    const result = isExecutable(path) ? check(path) : `${path} does not exist or is not executable`;
+    if (typeof result !== 'string') return result;
+    throw new BackupError('PGW_BACKUP_TOOL_MISSING', `${option}: ${result}.`, {
+      option,
+      fix: `Point ${option} at the bin directory of PostgreSQL ${minMajor || ''} client tools${minMajor ? ' or newer' : ''}.`,
+    });
+  }
+  const rejected: string[] = [];
+  for (const dir of candidateDirs(options)) {
+    const path = join(dir, name);
+    if (!isExecutable(path)) continue;
+    const result = check(path);
+    if (typeof result !== 'string') return result;
+    rejected.push(result);
+  }
+  throw new BackupError(
+    'PGW_BACKUP_TOOL_MISSING',
+    `No usable ${name}${minMajor ? ` of PostgreSQL ${minMajor} or newer` : ''} was found${rejected.length ? ` (${rejected.join('; ')})` : ''}.`,
+    {
+      option: '--pg-bin',
+      fix: `Install the client tools (Debian/Ubuntu: apt-get install postgresql-client-${minMajor || '<major>'}) or pass --pg-bin / set PG_BIN to their bin directory.`,
+    },
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * The last stage of a pipeline into a child's stdin. Two guarantees the
+ * plain `pipe()` lacks: on any upstream error the child is SIGKILLed before
+ * its stdin closes (so pg_restore never mistakes a failure for a clean end
+ * of input and commits a partial restore), and `beforeEnd` runs before the
+ * final end-of-input (the whole-file hash is checked there).
+ */
+import { Writable } from 'node:stream';
+import type { ToolProcess } from './child.js';
+import { STREAM_BUFFER } from './format/constants.js';
+
+export interface ToolSinkOptions {
+  /** Runs once all data was written, before stdin is closed; throwing aborts the child. */
+  beforeEnd?: () => void | Promise<void>;
+  /**
+   * What to do when the child closes its stdin before the end: `discard` the
+   * rest (pg_restore --list reads only the table of contents) or `fail`.
+   * Default `fail`.
+   */
+  onEarlyClose?: 'discard' | 'fail';
+}
+
+export class ToolSink extends Writable {
+  readonly #tool: ToolProcess;
+  readonly #options: ToolSinkOptions;
+  #closed = false;
+
+  constructor(tool: ToolProcess, options: ToolSinkOptions = {}) {
+    super({ highWaterMark: STREAM_BUFFER });
+    this.#tool = tool;
+    this.#options = options;
+    const stdin = tool.child.stdin!;
+    // EPIPE when the child stops reading; handled here so it is never an uncaught error.
+    stdin.on('error', () => {
+      this.#closed = true;
+    });
+    stdin.on('close', () => {
+      this.#closed = true;
+    });
+  }
+
+  #early(): Error | null {
+    return this.#options.onEarlyClose === 'discard'
+      ? null
+      : Object.assign(new Error('the child process stopped reading its input'), { code: 'EPIPE' });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#closed) {
+      callback(this.#early());
+      return;
+    }
+    const stdin = this.#tool.child.stdin!;
+    if (stdin.write(chunk)) {
+      callback();
+      return;
+    }
+    const done = () => {
+      stdin.removeListener('drain', done);
+      stdin.removeListener('close', done);
+      callback(this.#closed ? this.#early() : null);
+    };
+    stdin.once('drain', done);
+    stdin.once('close', done);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    Promise.resolve()
+      .then(() => this.#options.beforeEnd?.())
+      .then(
+        () => {
+          const stdin = this.#tool.child.stdin!;
+          if (this.#closed) callback();
+          else stdin.end(() => callback());
+        },
+        (error: unknown) => callback(error as Error),
+      );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (error) {
+      this.#tool.child.kill('SIGKILL');
+      this.#tool.child.stdin?.destroy();
+    }
+    callback(error);
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * `pgwarden backup verify`, three levels, each including the ones below:
+ * 1. the file's SHA-256 and size against the manifest (no key needed);
+ * 2. the data key opened, the manifest's HMAC checked, every chunk
+ *    authenticated and decrypted, and `pg_restore --list` reading the dump;
+ * 3. a restore into a scratch database, row counts compared with the
+ *    manifest's, the scratch database dropped.
+ * The result is written back into the manifest, authenticated when the key
+ * was available.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { PgwardenError } from '../errors.js';
+import { createPool } from '../pool/pool.js';
+import { quoteIdentifier } from '../sql/sql.js';
+import { BackupError, corrupt } from './backup-error.js';
+import { locateBackup, type BackupPaths } from './backup-dir.js';
+import { lastLines, spawnTool } from './child.js';
+import { createDecompressor } from './compression.js';
+import { ChunkDecryptor } from './format/chunk-decryptor.js';
+import { STREAM_BUFFER } from './format/constants.js';
+import { CountTap, HashTap } from './format/hash-tap.js';
+import type { EncodedHeader } from './format/header.js';
+import { keyResolver, type BackupKeyOptions } from './keys/select.js';
+import { readManifest, withVerification, writeManifest, type BackupManifest } from './manifest.js';
+import { interrupted, raceAbort, type ConnectionInput } from './options.js';
+import { findPgTool } from './pg-tools.js';
+import { progressTicker, type ProgressListener } from './progress.js';
+import {
+  checkFileHash,
+  checkManifestAgainstHeader,
+  keyOpener,
+  readHeaderFromFile,
+  reclassifyKeyError,
+  type OpenedKeys,
+} from './reader.js';
+import { restoreBackup } from './restore.js';
+import { compareCounts, countRows } from './row-counts.js';
+import { ToolSink } from './tool-sink.js';
+
+export type VerifyLevel = 1 | 2 | 3;
+
+export interface VerifyBackupOptions extends ConnectionInput {
+  /** A backup id (with `dir`), or the path of its `.pgwb` file or manifest. */
+  target: string;
+  dir?: string;
+  /** 1, 2 or 3 (see the module comment). */
+  level: VerifyLevel;
+  /** Key file or passphrase (levels 2 and 3; at level 1 it lets the result be authenticated). */
+  keys?: BackupKeyOptions;
+  /** Directory holding pg_restore. */
+  pgBin?: string;
+  /** Write the result into the manifest. Default true. */
+  record?: boolean;
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  progressIntervalMs?: number;
+}
+
+export interface VerifyCheck {
+  readonly name:
+    'file-sha256' | 'manifest-hmac' | 'chunks' | 'pg_restore-list' | 'scratch-restore' | 'row-counts';
+  /** `skipped` when the check could not run (the detail says why); it never counts as passed. */
+  readonly status: 'passed' | 'failed' | 'skipped';
+  readonly detail: string;
+}
+
+export interface VerifyResult {
+  readonly id: string;
+  readonly level: VerifyLevel;
+  /** No check failed. */
+  readonly ok: boolean;
+  readonly checks: readonly VerifyCheck[];
+  readonly error?: { readonly code: string; readonly message: string; readonly fix?: string | undefined };
+  /** How the result was recorded in the manifest. */
+  readonly recorded: 'authenticated' | 'unauthenticated' | 'not-recorded';
+  readonly durationMs: number;
+}
+
+export async function verifyBackup(options: VerifyBackupOptions): Promise<VerifyResult> {
+  const started = Date.now();
+  const level = options.level;
+  if (![1, 2, 3].includes(level)) {
+    throw new BackupError('PGW_BACKUP_UNSUPPORTED', `Verification level ${String(level)} does not exist.`, {
+      option: '--level',
+      fix: 'Use --level 1, 2 or 3.',
+    });
+  }
+  const env = options.env ?? process.env;
+  const paths = locateBackup(options.target, options.dir);
+  // Without a readable manifest there is nothing to verify against, nor to record into.
+  const manifest = readManifest(paths.manifest);
+  if (level >= 2) {
+    // A missing key file or passphrase is a usage error, not a verification result.
+    let header: EncodedHeader | undefined;
+    try {
+      header = readHeaderFromFile(paths.file);
+    } catch {
+      // a damaged header fails below, as a recorded result
+    }
+    if (header) keyResolver({ ...options.keys, env })(header.header.key);
+  }
+  const checks: VerifyCheck[] = [];
+  const opened: OpenedKeys = { manifestKey: undefined };
+  const haveKeys = level >= 2 || hasKeyMaterial(options.keys, manifest);
+  let failure: PgwardenError | undefined;
+  try {
+    await step(
+      checks,
+      'file-sha256',
+      `${manifest.sizes.file} bytes, SHA-256 ${manifest.sha256.slice(0, 16)}…`,
+      () => raceAbort(checkFileHash(paths, manifest), options.signal, 'verification'),
+    );
+    if (haveKeys) await level2(options, paths, manifest, checks, opened, level >= 2, env);
+    if (level === 3) await level3(options, paths, manifest, checks, env);
+  } catch (error) {
+    if (options.signal?.aborted) throw interrupted('verification');
+    failure =
+      error instanceof PgwardenError
+        ? error
+        : new BackupError('PGW_BACKUP_IO_FAILED', String((error as Error)?.message ?? error));
+  }
+  const ok = failure === undefined;
+  let recorded: VerifyResult['recorded'] = 'not-recorded';
+  const manifestTrusted = opened.manifestKey !== undefined;
+  // A manifest that failed authentication is not rewritten: it is evidence.
+  const manifestRejected = opened.manifestRejected === true;
+  if ((options.record ?? true) && !manifestRejected) {
+    const updated = withVerification(
+      manifest,
+      {
+        level,
+        ok,
+        at: new Date().toISOString(),
+        durationMs: Date.now() - started,
+        error: failure ? { code: failure.code, message: failure.message } : null,
+      },
+      opened.manifestKey,
+    );
+    writeManifest(paths.manifest, updated);
+    recorded = manifestTrusted ? 'authenticated' : 'unauthenticated';
+  }
+  opened.manifestKey?.fill(0);
+  return {
+    id: manifest.id,
+    level,
+    ok,
+    checks,
+    ...(failure ? { error: { code: failure.code, message: failure.message, fix: failure.fix } } : {}),
+    recorded,
+    durationMs: Date.now() - started,
+  };
+}
+
+function hasKeyMaterial(keys: BackupKeyOptions | undefined, manifest: BackupManifest): boolean {
+  if (manifest.key.type === 'key-file') return Boolean(keys?.keyFile);
+  if (manifest.key.type === 'passphrase') return Boolean(keys?.passphrase ?? keys?.passphraseFile);
+  return false;
+}
+
+async function step(
+  checks: VerifyCheck[],
+  name: VerifyCheck['name'],
+  detail: string,
+  run: () => Promise<string | void>,
+): Promise<void> {
+  try {
+    const found = await run();
+    checks.push({ name, status: 'passed', detail: found || detail });
+  } catch (error) {
+    checks.push({ name, status: 'failed', detail: error instanceof Error ? error.message : String(error) });
+    throw error;
+  }
+}
+
+async function level2(
+  options: VerifyBackupOptions,
+  paths: BackupPaths,
+  manifest: BackupManifest,
+  checks: VerifyCheck[],
+  opened: OpenedKeys,
+  full: boolean,
+  env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const header = readHeaderFromFile(paths.file);
+  let dataKey: Buffer | undefined;
+  await step(checks, 'manifest-hmac', 'manifest authenticated with the backup key', async () => {
+    checkManifestAgainstHeader(manifest, header, paths);
+    const resolver = keyResolver({ ...options.keys, env });
+    try {
+      dataKey = await keyOpener(resolver, header, manifest, paths, opened)(header);
+    } catch (error) {
+      throw await reclassifyKeyError(error, paths, manifest);
+    }
+  });
+  try {
+    if (full) await decryptAll(options, paths, manifest, checks, header, dataKey!, env);
+  } finally {
+    dataKey?.fill(0);
+  }
+}
+
+async function decryptAll(
+  options: VerifyBackupOptions,
+  paths: BackupPaths,
+  manifest: BackupManifest,
+  checks: VerifyCheck[],
+  header: EncodedHeader,
+  dataKey: Buffer,
+  env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const pgRestore = findPgTool('pg_restore', {
+    pgBin: options.pgBin,
+    env,
+    minMajor: Number(/^(\d+)/.exec(header.header.pgDump.version)?.[1] ?? 0),
+  });
+  const hash = new HashTap();
+  const dump = new CountTap();
+  // The key was opened (and the manifest authenticated) above; the stream must carry the same header.
+  const decryptor = new ChunkDecryptor({
+    openKey: async (read) => {
+      if (!read.bytes.equals(header.bytes))
+        throw corrupt('The backup header changed while the file was being read.');
+      return Buffer.from(dataKey);
+    },
+  });
+  const tool = spawnTool(
+    pgRestore.path,
+    ['--list', '--format=custom'],
+    { ...process.env, ...env, LC_ALL: 'C' },
+    ['pipe', 'pipe', 'pipe'],
+  );
+  let entries = 0;
+  tool.child.stdout!.setEncoding('utf8');
+  tool.child.stdout!.on('data', (text: string) => {
+    entries += text.split('\n').filter((line) => /^\d+;/.test(line)).length;
+  });
+  const ticker = progressTicker(
+    'verify',
+    options.onProgress,
+    () => ({ bytes: hash.bytes, totalBytes: manifest.sizes.file }),
+    options.progressIntervalMs,
+  );
+  try {
+    await step(checks, 'chunks', '', async () => {
+      await raceAbort(
+        pipeline(
+          createReadStream(paths.file, { highWaterMark: STREAM_BUFFER }),
+          hash,
+          decryptor,
+          createDecompressor(header.header.compression),
+          dump,
+          new ToolSink(tool, { onEarlyClose: 'discard' }),
+          options.signal ? { signal: options.signal } : {},
+        ),
+        options.signal,
+        'verification',
+      );
+      if (hash.digest() !== manifest.sha256)
+        throw corrupt('The backup file changed while it was being verified.');
+      if (decryptor.chunks !== manifest.chunks) {
+        throw corrupt(`The file holds ${decryptor.chunks} chunks; its manifest says ${manifest.chunks}.`);
+      }
+      if (dump.bytes !== manifest.sizes.dump) {
+        throw corrupt(
+          `The dump decompresses to ${dump.bytes} bytes; its manifest says ${manifest.sizes.dump}.`,
+        );
+      }
+      return `${decryptor.chunks} chunks authenticated, ${decryptor.plaintextBytes} bytes decrypted, ${dump.bytes} bytes of dump`;
+    });
+    const exit = await tool.exited;
+    await step(checks, 'pg_restore-list', '', async () => {
+      if (exit.code !== 0) {
+        throw new BackupError(
+          'PGW_BACKUP_VERIFY_FAILED',
+          `pg_restore --list could not read the dump: ${lastLines(tool.stderr()) || `exit ${exit.signal ?? exit.code}`}.`,
+          {
+            fix: 'The archive decrypts but pg_restore cannot read it; check the pg_restore version (--pg-bin).',
+          },
+        );
+      }
+      return `${pgRestore.path.replace(/.*\//, '')} ${pgRestore.version} listed ${entries} archive entries`;
+    });
+  } finally {
+    ticker.stop(true);
+    await tool.stop();
+  }
+}
+
+async function level3(
+  options: VerifyBackupOptions,
+  paths: BackupPaths,
+  manifest: BackupManifest,
+  checks: VerifyCheck[],
+  env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>,
+): Promise<void> {
+  const scratch = `pgwarden_verify_${randomBytes(6).toString('hex')}`;
+  const admin = await createPool({
+    ...options.connection,
+    env,
+    enforcePolicy: false,
+    checkRole: false,
+    min: 0,
+    max: 1,
+  });
+  let created = false;
+  try {
+    await admin.query(`CREATE DATABASE ${quoteIdentifier(scratch)} TEMPLATE template0`);
+    created = true;
+    await step(checks, 'scratch-restore', '', async () => {
+      const result = await restoreBackup({
+        target: paths.file,
+        connection: { ...options.connection, database: scratch },
+        env,
+        ...(options.keys ? { keys: options.keys } : {}),
+        ...(options.pgBin ? { pgBin: options.pgBin } : {}),
+        noOwner: true,
+        noPrivileges: true,
+        requireManifest: true,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      return `restored into scratch database ${scratch} in ${result.durationMs} ms`;
+    });
+    const expected = manifest.tables;
+    if (expected === null) {
+      checks.push({
+        name: 'row-counts',
+        status: 'skipped',
+        detail: 'the backup was made without row counts (--no-row-counts): nothing to compare',
+      });
+      return;
+    }
+    await step(checks, 'row-counts', '', async () => {
+      const pool = await createPool({
+        ...options.connection,
+        database: scratch,
+        env,
+        enforcePolicy: false,
+        checkRole: false,
+        min: 0,
+        max: 1,
+      });
+      try {
+        const client = await pool.connect();
+        try {
+          const differences = compareCounts(expected, await countRows(client));
+          if (differences.length > 0) {
+            const shown = differences
+              .slice(0, 5)
+              .map((d) => `${d.table}: manifest ${d.expected ?? 'absent'}, restored ${d.actual ?? 'absent'}`);
+            throw new BackupError(
+              'PGW_BACKUP_VERIFY_FAILED',
+              `Row counts differ in ${differences.length} table(s): ${shown.join('; ')}.`,
+              { fix: 'Do not rely on this backup; make a new one and investigate.' },
+            );
+          }
+        } finally {
+          client.release();
+        }
+      } finally {
+        await pool.close();
+      }
+      const rows = expected.reduce((sum, t) => sum + t.rows, 0);
+      return `${expected.length} tables, ${rows} rows, all equal to the manifest`;
+    });
+  } finally {
+    if (created) {
+      // FORCE (13+) ends sessions a failed restore may have left behind.
+      await admin
+        .query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)} WITH (FORCE)`)
+        .catch(() => admin.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(scratch)}`))
+        .catch(() => undefined);
+    }
+    await admin.close();
+  }
+}

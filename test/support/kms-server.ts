@@ -1,0 +1,401 @@
+/**
+ * An in-process stand-in for AWS KMS, for tests only: AWS cannot be reached
+ * from CI and LocalStack/moto cannot be installed here. It speaks the real
+ * wire protocol so the official `@aws-sdk/client-kms` runs unmodified
+ * against it (pass `endpoint`, or set AWS_ENDPOINT_URL_KMS).
+ *
+ * Implemented, as AWS does it:
+ * - AWS JSON 1.1: `POST /`, `Content-Type: application/x-amz-json-1.1`,
+ *   `X-Amz-Target: TrentService.<Operation>`, blobs as base64 strings;
+ *   errors as HTTP 400/500 with `{"__type": "...", "message": "..."}` and
+ *   the `x-amzn-ErrorType` header;
+ * - SigV4: a request without `Authorization: AWS4-HMAC-SHA256 …` is
+ *   rejected (MissingAuthenticationTokenException); the signature is
+ *   verified against the configured key pair, region and service `kms`
+ *   (UnrecognizedClientException, InvalidSignatureException);
+ * - GenerateDataKey (KeySpec AES_256/AES_128 or NumberOfBytes) and Decrypt
+ *   on symmetric keys addressed by key id, key ARN, `alias/<name>` or alias
+ *   ARN. The ciphertext blob embeds the key id (so Decrypt needs no KeyId)
+ *   and is AES-256-GCM under the key's in-memory material with the
+ *   encryption context as additional data: a different context or an
+ *   altered blob gives InvalidCiphertextException; a KeyId in Decrypt that
+ *   is not the blob's key gives IncorrectKeyException; a disabled key
+ *   DisabledException; an unknown one NotFoundException.
+ *
+ * Not implemented: any other operation (Encrypt, ReEncrypt, CreateKey over
+ * the wire, key policies and grants, asymmetric and HMAC keys, rotation,
+ * multi-region keys, the real ciphertext-blob format, the 5-minute clock-skew
+ * window, GrantTokens, DryRun). IAM is reduced to the `denyAccess` switch.
+ *
+ * `requests` records every request (operation, key id, access key) so tests
+ * can assert what crossed the wire.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** Static credentials tests give the SDK. Pass a copy: the SDK tags the object. */
+export const TEST_KMS_CREDENTIALS: { readonly accessKeyId: string; readonly secretAccessKey: string } = {
+  accessKeyId: 'AKIAPGWARDENKMSTEST01',
+  secretAccessKey: 'pgwarden-kms-test-secret-access-key-000',
+};
+
+export interface KmsServerOptions {
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Default `us-east-1`. */
+  region?: string;
+  /** Default `123456789012`. */
+  accountId?: string;
+}
+
+export interface KmsFaults {
+  /** Answer every operation with AccessDeniedException. */
+  denyAccess: boolean;
+  /** Answer every operation with HTTP 500 KMSInternalException. */
+  serverError: boolean;
+}
+
+export interface RecordedKmsRequest {
+  operation: string;
+  keyId: string | undefined;
+  accessKeyId: string | undefined;
+  encryptionContext: Record<string, string> | undefined;
+}
+
+interface KmsKey {
+  id: string;
+  arn: string;
+  material: Buffer;
+  enabled: boolean;
+}
+
+class KmsError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const BLOB_VERSION = 1;
+
+export class KmsServer {
+  readonly faults: KmsFaults = { denyAccess: false, serverError: false };
+  readonly requests: RecordedKmsRequest[] = [];
+  readonly region: string;
+  readonly accountId: string;
+  readonly #credentials: { accessKeyId: string; secretAccessKey: string };
+  readonly #keys = new Map<string, KmsKey>();
+  readonly #aliases = new Map<string, string>();
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #endpoint = '';
+
+  private constructor(options: KmsServerOptions) {
+    this.region = options.region ?? 'us-east-1';
+    this.accountId = options.accountId ?? '123456789012';
+    this.#credentials = options.credentials ?? TEST_KMS_CREDENTIALS;
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Starts a server on 127.0.0.1 and a free port. */
+  static async start(options: KmsServerOptions = {}): Promise<KmsServer> {
+    const server = new KmsServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once('error', reject);
+      server.#server.listen(0, '127.0.0.1', () => resolve());
+    });
+    server.#endpoint = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
+    return server;
+  }
+
+  /** The URL to give the SDK as `endpoint`. */
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
+  /** Creates a symmetric key (as in the console), optionally with an alias; returns its id and ARN. */
+  createKey(alias?: string): { keyId: string; arn: string } {
+    const id = randomUUID();
+    const arn = `arn:aws:kms:${this.region}:${this.accountId}:key/${id}`;
+    this.#keys.set(id, { id, arn, material: randomBytes(32), enabled: true });
+    if (alias) this.#aliases.set(alias.startsWith('alias/') ? alias : `alias/${alias}`, id);
+    return { keyId: id, arn };
+  }
+
+  setEnabled(keyId: string, enabled: boolean): void {
+    const key = this.#keys.get(keyId);
+    if (!key) throw new Error(`no key ${keyId}`);
+    key.enabled = enabled;
+  }
+
+  count(operation?: string): number {
+    return operation === undefined
+      ? this.requests.length
+      : this.requests.filter((r) => r.operation === operation).length;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const target = header(req, 'x-amz-target') ?? '';
+    const operation = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : target;
+    let input: Record<string, unknown> = {};
+    try {
+      input = body.length === 0 ? {} : (JSON.parse(body.toString('utf8')) as Record<string, unknown>);
+    } catch {
+      // answered below
+    }
+    const context = input.EncryptionContext;
+    this.requests.push({
+      operation,
+      keyId: typeof input.KeyId === 'string' ? input.KeyId : undefined,
+      accessKeyId: /Credential=([^/]+)\//.exec(header(req, 'authorization') ?? '')?.[1],
+      encryptionContext:
+        context && typeof context === 'object' ? (context as Record<string, string>) : undefined,
+    });
+    try {
+      if (req.method !== 'POST' || req.url !== '/')
+        throw new KmsError('UnknownOperationException', 'Not found', 404);
+      if (!(header(req, 'content-type') ?? '').startsWith('application/x-amz-json-1.1')) {
+        throw new KmsError('SerializationException', 'Expected Content-Type application/x-amz-json-1.1');
+      }
+      this.#verifySignature(req, body);
+      if (this.faults.serverError)
+        throw new KmsError('KMSInternalException', 'An internal error occurred.', 500);
+      if (this.faults.denyAccess) {
+        throw new KmsError(
+          'AccessDeniedException',
+          `User: arn:aws:sts::${this.accountId}:assumed-role/app/pgwarden is not authorized to perform: kms:${operation} because no identity-based policy allows the kms:${operation} action`,
+        );
+      }
+      send(res, 200, this.#dispatch(operation, input));
+    } catch (error) {
+      const e = error instanceof KmsError ? error : new KmsError('KMSInternalException', String(error), 500);
+      res.setHeader('x-amzn-ErrorType', `${e.type}:http://internal.amazon.com/coral/com.amazonaws.kms/`);
+      send(res, e.status, { __type: e.type, message: e.message });
+    }
+  }
+
+  #dispatch(operation: string, input: Record<string, unknown>): unknown {
+    switch (operation) {
+      case 'GenerateDataKey':
+        return this.#generateDataKey(input);
+      case 'Decrypt':
+        return this.#decrypt(input);
+      default:
+        throw new KmsError(
+          'UnknownOperationException',
+          `Operation ${operation} is not supported by this test server.`,
+        );
+    }
+  }
+
+  #resolve(keyId: unknown): KmsKey {
+    if (typeof keyId !== 'string' || keyId === '')
+      throw new KmsError('ValidationException', 'KeyId is required.');
+    let id = keyId;
+    const aliasArn = /^arn:aws:kms:[^:]+:\d+:(alias\/.+)$/.exec(keyId);
+    const alias = aliasArn?.[1] ?? (keyId.startsWith('alias/') ? keyId : undefined);
+    if (alias) {
+      const target = this.#aliases.get(alias);
+      if (!target) {
+        throw new KmsError(
+          'NotFoundException',
+          `Alias arn:aws:kms:${this.region}:${this.accountId}:${alias} is not found.`,
+        );
+      }
+      id = target;
+    } else {
+      id = /^arn:aws:kms:[^:]+:\d+:key\/(.+)$/.exec(keyId)?.[1] ?? keyId;
+    }
+    const key = this.#keys.get(id);
+    if (!key)
+      throw new KmsError(
+        'NotFoundException',
+        `Key 'arn:aws:kms:${this.region}:${this.accountId}:key/${id}' does not exist`,
+      );
+    if (!key.enabled) throw new KmsError('DisabledException', `${key.arn} is disabled.`);
+    return key;
+  }
+
+  #generateDataKey(input: Record<string, unknown>): unknown {
+    const key = this.#resolve(input.KeyId);
+    const spec = input.KeySpec;
+    const bytes =
+      spec === 'AES_256'
+        ? 32
+        : spec === 'AES_128'
+          ? 16
+          : typeof input.NumberOfBytes === 'number'
+            ? input.NumberOfBytes
+            : 0;
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1024) {
+      throw new KmsError('ValidationException', 'Please specify either number of bytes or key spec.');
+    }
+    const plaintext = randomBytes(bytes);
+    return {
+      KeyId: key.arn,
+      Plaintext: plaintext.toString('base64'),
+      CiphertextBlob: this.#seal(key, plaintext, input.EncryptionContext).toString('base64'),
+    };
+  }
+
+  #decrypt(input: Record<string, unknown>): unknown {
+    if (typeof input.CiphertextBlob !== 'string')
+      throw new KmsError('ValidationException', 'CiphertextBlob is required.');
+    const blob = Buffer.from(input.CiphertextBlob, 'base64');
+    if (blob.length < 1 + 36 + 12 + 16 || blob[0] !== BLOB_VERSION)
+      throw new KmsError('InvalidCiphertextException', '');
+    const blobKeyId = blob.subarray(1, 37).toString('latin1');
+    const key = this.#keys.get(blobKeyId);
+    if (!key) throw new KmsError('InvalidCiphertextException', '');
+    if (input.KeyId !== undefined && this.#resolve(input.KeyId).id !== key.id) {
+      throw new KmsError(
+        'IncorrectKeyException',
+        'The key ID in the request does not identify a CMK that can perform this operation.',
+      );
+    }
+    if (!key.enabled) throw new KmsError('DisabledException', `${key.arn} is disabled.`);
+    const decipher = createDecipheriv('aes-256-gcm', key.material, blob.subarray(37, 49));
+    decipher.setAAD(contextBytes(input.EncryptionContext));
+    decipher.setAuthTag(blob.subarray(blob.length - 16));
+    let plaintext: Buffer;
+    try {
+      plaintext = Buffer.concat([decipher.update(blob.subarray(49, blob.length - 16)), decipher.final()]);
+    } catch {
+      // KMS says nothing more, on purpose.
+      throw new KmsError('InvalidCiphertextException', '');
+    }
+    return {
+      KeyId: key.arn,
+      Plaintext: plaintext.toString('base64'),
+      EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+    };
+  }
+
+  #seal(key: KmsKey, plaintext: Buffer, context: unknown): Buffer {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key.material, iv);
+    cipher.setAAD(contextBytes(context));
+    const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([
+      Buffer.from([BLOB_VERSION]),
+      Buffer.from(key.id, 'latin1'),
+      iv,
+      sealed,
+      cipher.getAuthTag(),
+    ]);
+  }
+
+  /** SigV4 as AWS checks it: scope, signed headers, canonical request, HMAC chain. */
+  #verifySignature(req: IncomingMessage, body: Buffer): void {
+    const authorization = header(req, 'authorization');
+    if (!authorization?.startsWith('AWS4-HMAC-SHA256 ')) {
+      throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
+    }
+    const match =
+      /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})/.exec(
+        authorization,
+      );
+    if (!match) {
+      throw new KmsError(
+        'IncompleteSignatureException',
+        'Authorization header requires Credential, SignedHeaders and Signature.',
+      );
+    }
+    const [, accessKeyId, date, region, service, signedHeaders, signature] = match as unknown as string[];
+    if (accessKeyId !== this.#credentials.accessKeyId) {
+      throw new KmsError(
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+      );
+    }
+    const amzDate = header(req, 'x-amz-date') ?? '';
+    if (region !== this.region || service !== 'kms' || !amzDate.startsWith(date as string)) {
+      throw new KmsError(
+        'InvalidSignatureException',
+        'Credential should be scoped to a valid region and service.',
+      );
+    }
+    const names = (signedHeaders as string).split(';');
+    if (!names.includes('host') || !names.includes('x-amz-date')) {
+      throw new KmsError('InvalidSignatureException', 'Host and X-Amz-Date must be signed.');
+    }
+    const canonicalHeaders = names
+      .map((n) => `${n}:${(header(req, n) ?? '').trim().replace(/\s+/g, ' ')}\n`)
+      .join('');
+    const payloadHash = header(req, 'x-amz-content-sha256') ?? sha256(body);
+    const canonicalRequest = ['POST', '/', '', canonicalHeaders, signedHeaders, payloadHash].join('\n');
+    const scope = `${date}/${region}/${service}/aws4_request`;
+    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+    let key: Buffer = hmac(`AWS4${this.#credentials.secretAccessKey}`, date as string);
+    for (const part of [region as string, service as string, 'aws4_request']) key = hmac(key, part);
+    const expected = hmac(key, stringToSign);
+    const given = Buffer.from(signature as string, 'hex');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new KmsError(
+        'InvalidSignatureException',
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+      );
+    }
+  }
+}
+
+/** The encryption context as additional data: sorted, so key order does not matter (as in KMS). */
+function contextBytes(context: unknown): Buffer {
+  if (!context || typeof context !== 'object') return Buffer.alloc(0);
+  const entries = Object.entries(context as Record<string, unknown>)
+    .map(([k, v]) => [k, String(v)])
+    .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
+  return Buffer.from(JSON.stringify(entries), 'utf8');
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, status: number, payload: unknown): void {
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    'Content-Type': 'application/x-amz-json-1.1',
+    'Content-Length': Buffer.byteLength(body),
+    'x-amzn-RequestId': randomUUID(),
+  });
+  res.end(body);
+}
