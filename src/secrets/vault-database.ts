@@ -83,6 +83,7 @@ class VaultDatabaseProvider implements SecretProvider {
   #acquiring: Promise<Lease> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  readonly #revoking = new Set<Promise<void>>();
   #warnedNotRenewable = false;
 
   constructor(settings: VaultDatabaseSettings) {
@@ -125,6 +126,7 @@ class VaultDatabaseProvider implements SecretProvider {
     clearTimeout(this.#timer);
     this.#current = undefined;
     await this.#acquiring?.catch(() => undefined);
+    await Promise.all(this.#revoking);
     const leases = [...this.#held.values()].filter((l) => l.expiresAt > Date.now());
     this.#held.clear();
     const results = await Promise.allSettled(
@@ -342,9 +344,14 @@ class VaultDatabaseProvider implements SecretProvider {
 
   async #revoke(lease: Lease): Promise<void> {
     this.#held.delete(lease.id);
-    await this.#session
-      .request('PUT', 'sys/leases/revoke', { body: { lease_id: lease.id } })
-      .catch(() => undefined);
+    const revoking = this.#session.request('PUT', 'sys/leases/revoke', { body: { lease_id: lease.id } }).then(
+      () => undefined,
+      () => undefined,
+    );
+    // close() waits for these too: a lease that arrived during close is revoked before close returns.
+    this.#revoking.add(revoking);
+    await revoking;
+    this.#revoking.delete(revoking);
   }
 
   /** Forgets leases that have ended: Vault revoked them itself. */

@@ -26,9 +26,10 @@
  * `stop()` makes the endpoint refuse connections. `requests` records every
  * request (operation, secret id, stage) so tests can assert single-flight.
  */
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { AwsProtocolError, header, readBody, sendJson, verifySigV4 } from './aws-json-protocol.js';
 
 /**
  * The static credentials tests give the SDK; any value works if the server
@@ -83,15 +84,7 @@ interface StoredSecret {
   lastChanged: number;
 }
 
-class AwsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+const AwsError = AwsProtocolError;
 
 export class AwsSecretsManagerServer {
   readonly faults: AwsFaults = { denyAccess: false, serverError: false, delayMs: 0, dropConnections: false };
@@ -202,14 +195,14 @@ export class AwsSecretsManagerServer {
           `User: arn:aws:sts::123456789012:assumed-role/app/pgwarden is not authorized to perform: secretsmanager:${operation} because no identity-based policy allows the secretsmanager:${operation} action`,
         );
       }
-      send(res, 200, this.#dispatch(operation, input));
+      sendJson(res, 200, this.#dispatch(operation, input));
     } catch (error) {
       const e = error instanceof AwsError ? error : new AwsError('InternalServiceError', String(error), 500);
       res.setHeader(
         'x-amzn-ErrorType',
         `${e.type}:http://internal.amazon.com/coral/com.amazonaws.secretsmanager/`,
       );
-      send(res, e.status, { __type: e.type, message: e.message, Message: e.message });
+      sendJson(res, e.status, { __type: e.type, message: e.message, Message: e.message });
     }
   }
 
@@ -352,57 +345,8 @@ export class AwsSecretsManagerServer {
 
   /** SigV4 as AWS checks it: scope, signed headers, canonical request, HMAC chain. */
   #verifySignature(req: IncomingMessage, body: Buffer): void {
-    const authorization = header(req, 'authorization');
-    if (!authorization?.startsWith('AWS4-HMAC-SHA256 ')) {
-      throw new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
-    }
-    const match =
-      /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})/.exec(
-        authorization,
-      );
-    if (!match)
-      throw new AwsError(
-        'IncompleteSignatureException',
-        'Authorization header requires Credential, SignedHeaders and Signature.',
-      );
-    const [, accessKeyId, date, region, service, signedHeaders, signature] = match as unknown as string[];
-    if (accessKeyId !== this.#credentials.accessKeyId) {
-      throw new AwsError(
-        'UnrecognizedClientException',
-        'The security token included in the request is invalid.',
-      );
-    }
-    const amzDate = header(req, 'x-amz-date') ?? '';
-    if (region !== this.region || service !== 'secretsmanager' || !amzDate.startsWith(date as string)) {
-      throw new AwsError(
-        'InvalidSignatureException',
-        'Credential should be scoped to a valid region and service.',
-      );
-    }
-    const names = (signedHeaders as string).split(';');
-    const canonicalHeaders = names
-      .map((n) => `${n}:${(header(req, n) ?? '').trim().replace(/\s+/g, ' ')}\n`)
-      .join('');
-    const payloadHash = header(req, 'x-amz-content-sha256') ?? sha256(body);
-    const canonicalRequest = ['POST', '/', '', canonicalHeaders, signedHeaders, payloadHash].join('\n');
-    const scope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
-    let key: Buffer = hmac(`AWS4${this.#credentials.secretAccessKey}`, date as string);
-    for (const part of [region as string, service as string, 'aws4_request']) key = hmac(key, part);
-    const expected = hmac(key, stringToSign);
-    const given = Buffer.from(signature as string, 'hex');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new AwsError(
-        'InvalidSignatureException',
-        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
-      );
-    }
+    verifySigV4(req, body, { ...this.#credentials, region: this.region, service: 'secretsmanager' });
   }
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value.join(',') : value;
 }
 
 function str(value: unknown): string | undefined {
@@ -413,28 +357,4 @@ function requireString(input: Record<string, unknown>, key: string): string {
   const value = str(input[key]);
   if (value === undefined) throw new AwsError('InvalidParameterException', `${key} is required.`);
   return value;
-}
-
-function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data).digest();
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function send(res: ServerResponse, status: number, payload: unknown): void {
-  const body = JSON.stringify(payload);
-  res.writeHead(status, {
-    'Content-Type': 'application/x-amz-json-1.1',
-    'Content-Length': Buffer.byteLength(body),
-    'x-amzn-RequestId': randomUUID(),
-  });
-  res.end(body);
 }

@@ -30,17 +30,10 @@
  * `requests` records every request (operation, key id, access key) so tests
  * can assert what crossed the wire.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHash,
-  createHmac,
-  randomBytes,
-  randomUUID,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { AwsProtocolError, header, readBody, sendJson, verifySigV4 } from './aws-json-protocol.js';
 
 /** Static credentials tests give the SDK. Pass a copy: the SDK tags the object. */
 export const TEST_KMS_CREDENTIALS: { readonly accessKeyId: string; readonly secretAccessKey: string } = {
@@ -77,15 +70,7 @@ interface KmsKey {
   enabled: boolean;
 }
 
-class KmsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+const KmsError = AwsProtocolError;
 
 const BLOB_VERSION = 1;
 
@@ -189,11 +174,11 @@ export class KmsServer {
           `User: arn:aws:sts::${this.accountId}:assumed-role/app/pgwarden is not authorized to perform: kms:${operation} because no identity-based policy allows the kms:${operation} action`,
         );
       }
-      send(res, 200, this.#dispatch(operation, input));
+      sendJson(res, 200, this.#dispatch(operation, input));
     } catch (error) {
       const e = error instanceof KmsError ? error : new KmsError('KMSInternalException', String(error), 500);
       res.setHeader('x-amzn-ErrorType', `${e.type}:http://internal.amazon.com/coral/com.amazonaws.kms/`);
-      send(res, e.status, { __type: e.type, message: e.message });
+      sendJson(res, e.status, { __type: e.type, message: e.message });
     }
   }
 
@@ -310,55 +295,7 @@ export class KmsServer {
 
   /** SigV4 as AWS checks it: scope, signed headers, canonical request, HMAC chain. */
   #verifySignature(req: IncomingMessage, body: Buffer): void {
-    const authorization = header(req, 'authorization');
-    if (!authorization?.startsWith('AWS4-HMAC-SHA256 ')) {
-      throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
-    }
-    const match =
-      /Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([^,]+),\s*Signature=([0-9a-f]{64})/.exec(
-        authorization,
-      );
-    if (!match) {
-      throw new KmsError(
-        'IncompleteSignatureException',
-        'Authorization header requires Credential, SignedHeaders and Signature.',
-      );
-    }
-    const [, accessKeyId, date, region, service, signedHeaders, signature] = match as unknown as string[];
-    if (accessKeyId !== this.#credentials.accessKeyId) {
-      throw new KmsError(
-        'UnrecognizedClientException',
-        'The security token included in the request is invalid.',
-      );
-    }
-    const amzDate = header(req, 'x-amz-date') ?? '';
-    if (region !== this.region || service !== 'kms' || !amzDate.startsWith(date as string)) {
-      throw new KmsError(
-        'InvalidSignatureException',
-        'Credential should be scoped to a valid region and service.',
-      );
-    }
-    const names = (signedHeaders as string).split(';');
-    if (!names.includes('host') || !names.includes('x-amz-date')) {
-      throw new KmsError('InvalidSignatureException', 'Host and X-Amz-Date must be signed.');
-    }
-    const canonicalHeaders = names
-      .map((n) => `${n}:${(header(req, n) ?? '').trim().replace(/\s+/g, ' ')}\n`)
-      .join('');
-    const payloadHash = header(req, 'x-amz-content-sha256') ?? sha256(body);
-    const canonicalRequest = ['POST', '/', '', canonicalHeaders, signedHeaders, payloadHash].join('\n');
-    const scope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
-    let key: Buffer = hmac(`AWS4${this.#credentials.secretAccessKey}`, date as string);
-    for (const part of [region as string, service as string, 'aws4_request']) key = hmac(key, part);
-    const expected = hmac(key, stringToSign);
-    const given = Buffer.from(signature as string, 'hex');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new KmsError(
-        'InvalidSignatureException',
-        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
-      );
-    }
+    verifySigV4(req, body, { ...this.#credentials, region: this.region, service: 'kms' });
   }
 }
 
@@ -369,33 +306,4 @@ function contextBytes(context: unknown): Buffer {
     .map(([k, v]) => [k, String(v)])
     .sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
   return Buffer.from(JSON.stringify(entries), 'utf8');
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value.join(',') : value;
-}
-
-function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data).digest();
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function send(res: ServerResponse, status: number, payload: unknown): void {
-  const body = JSON.stringify(payload);
-  res.writeHead(status, {
-    'Content-Type': 'application/x-amz-json-1.1',
-    'Content-Length': Buffer.byteLength(body),
-    'x-amzn-RequestId': randomUUID(),
-  });
-  res.end(body);
 }
