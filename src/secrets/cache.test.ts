@@ -128,26 +128,28 @@ describe('CachedCredentials', () => {
   });
 
   test('the refresh point is drawn inside the window', async () => {
+    // A window far from the TTL, so scheduling slack on a loaded machine
+    // cannot move a draw out of its range: r=0 → 1000 ms, r≈1 → 1200 ms, TTL 2000 ms.
     const points: number[] = [];
     for (const r of [0, 0.999]) {
       const provider = new ScriptedProvider(() => ({ user: 'u', password: new Secret(canary()) }));
       const cache = new CachedCredentials(provider, {
-        ttlMs: 1000,
-        refreshWindow: [0.8, 0.9],
+        ttlMs: 2000,
+        refreshWindow: [0.5, 0.6],
         random: () => r,
       });
+      const start = Date.now();
       await cache.get();
       // Probe: poll until a background fetch starts.
-      const start = Date.now();
-      while (provider.calls < 2 && Date.now() - start < 1000) {
+      while (provider.calls < 2 && Date.now() - start < 2000) {
         await sleep(10);
         await cache.get();
       }
       points.push(Date.now() - start);
       await cache.close();
     }
-    assert.ok((points[0] as number) >= 790 && (points[0] as number) < 880, `r=0 at ${points[0]}`);
-    assert.ok((points[1] as number) >= 880 && (points[1] as number) < 990, `r=.999 at ${points[1]}`);
+    assert.ok((points[0] as number) >= 1000 && (points[0] as number) < 1190, `r=0 at ${points[0]}`);
+    assert.ok((points[1] as number) >= 1198 && (points[1] as number) < 1900, `r=.999 at ${points[1]}`);
   });
 
   test('stale-if-error within the grace: serves the cache, warns once per outage, counts', async () => {
