@@ -22,6 +22,15 @@ export interface HealthHandlerOptions {
   timeoutMs?: number;
   /** When the newest verified backup was taken, for /detailed. */
   lastBackupAt?: () => Promise<Date | undefined>;
+  /** Or: the `pgwarden backup` directory, read for the newest backup whose file matches its manifest. */
+  backupDir?: string;
+}
+
+/** The newest intact backup in `dir` (the backup module is loaded only when used). */
+async function newestBackup(dir: string): Promise<Date | undefined> {
+  const { listBackups } = await import('../backup/list.js');
+  const newest = listBackups(dir).backups.find((b) => b.status === 'ok' && b.verified?.ok !== false);
+  return newest ? new Date(newest.createdAt) : undefined;
 }
 
 /** `(req, res, next?)`: answers health routes, passes everything else to `next` (or 404). */
@@ -82,7 +91,9 @@ export function healthHandler(pool: WardenPool, options: HealthHandlerOptions = 
       const [ready, database, lastBackup] = await Promise.all([
         checkReady(pool, check),
         checkDatabase(pool, check),
-        options.lastBackupAt?.().catch(() => undefined),
+        (
+          options.lastBackupAt ?? (options.backupDir ? () => newestBackup(options.backupDir!) : undefined)
+        )?.().catch(() => undefined),
       ]);
       const credentials = pool.credentialsInfo();
       const status: HealthStatus = ready.status === 'ok' && database.status === 'ok' ? 'ok' : 'fail';
@@ -94,6 +105,7 @@ export function healthHandler(pool: WardenPool, options: HealthHandlerOptions = 
           backend: credentials.backend,
           generation: credentials.generation,
           cache: credentials.cache,
+          expiresAt: credentials.expiresAt?.toISOString(),
           ...(authorized ? { settings: credentials.description } : {}),
         },
         replicas: pool.read

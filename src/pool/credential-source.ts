@@ -36,6 +36,8 @@ export interface CredentialSource {
   onRotate(listener: (event: RotationEvent) => void): void;
   describe(): ProviderDescription;
   stats(): Record<string, unknown> | undefined;
+  /** When the credentials last handed out stop working (a lease, a token), if the backend says. */
+  expiresAt(): Date | undefined;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export function configCredentials(config: ResolvedConfig): CredentialSource {
     onRotate: () => undefined,
     describe: () => ({ backend: 'config', passwordSource: config.sources.password ?? 'none' }),
     stats: () => undefined,
+    expiresAt: () => undefined,
     close: async () => undefined,
   };
 }
@@ -79,7 +82,12 @@ export function backendCredentials(
   const poll = setInterval(() => void cache.get().catch(() => undefined), refreshIntervalMs);
   poll.unref();
   const listeners: Array<(event: RotationEvent) => void> = [];
-  const toConnection = (c: Credentials): ConnectionCredentials => ({
+  let expiresAt: Date | undefined;
+  const toConnection = (c: Credentials): ConnectionCredentials => {
+    expiresAt = c.expiresAt;
+    return connectionOf(c);
+  };
+  const connectionOf = (c: Credentials): ConnectionCredentials => ({
     user: c.user ?? config.user,
     password: c.password ?? config.password,
     generation,
@@ -115,6 +123,7 @@ export function backendCredentials(
     onRotate: (listener) => void listeners.push(listener),
     describe: () => ({ backend: cache.backend, ...cache.describe() }),
     stats: () => ({ ...cache.stats() }),
+    expiresAt: () => expiresAt,
     close: () => {
       clearInterval(poll);
       return cache.close();

@@ -16,7 +16,7 @@ import {
 } from '../config/policy.js';
 import { resolveConfig } from '../config/resolve.js';
 import type { ConfigOptions, ResolvedConfig } from '../config/schema.js';
-import { PgwardenError, PolicyError, PoolError, type PolicyViolation } from '../errors.js';
+import { ConfigError, PgwardenError, PolicyError, PoolError, type PolicyViolation } from '../errors.js';
 import { createLogger, type Logger, type LoggerLike } from '../logger.js';
 import { isSqlFragment, sql, type SqlFragment } from '../sql/sql.js';
 import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
@@ -120,6 +120,20 @@ export async function resolveWithSecrets(
       ...options,
       secretCredentials: { backend: cache.backend, credentials: fetched },
     });
+    // An IAM token is a password AWS accepts only over TLS; never send one in the clear.
+    if (
+      cache.backend === 'rds-iam' &&
+      ['disable', 'allow', 'prefer'].includes(resolved.config.tls.effectiveMode)
+    ) {
+      throw new ConfigError(
+        'PGW_CONFIG_CONFLICT',
+        `SECRETS_BACKEND=rds-iam needs TLS, but sslmode is "${resolved.config.tls.effectiveMode}".`,
+        {
+          option: resolved.config.sources.sslMode ?? 'sslMode',
+          fix: 'Use sslmode=verify-full with the RDS CA bundle (DB_SSL=true, DB_SSL_CA=global-bundle.pem).',
+        },
+      );
+    }
     const pollMs = Math.min(options.secretsCache?.ttlMs ?? DEFAULT_SECRET_POLL_MS, DEFAULT_SECRET_POLL_MS);
     return { ...resolved, credentials: backendCredentials(resolved.config, cache, pollMs) };
   } catch (error) {
@@ -515,12 +529,14 @@ export class WardenPool extends EventEmitter {
     generation: number;
     description: Record<string, unknown>;
     cache: Record<string, unknown> | undefined;
+    expiresAt: Date | undefined;
   } {
     return {
       backend: this.#credentials.backend,
       generation: this.#credentials.generation,
       description: this.#credentials.describe(),
       cache: this.#credentials.stats(),
+      expiresAt: this.#credentials.expiresAt(),
     };
   }
 

@@ -4,6 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import express from 'express';
 import Fastify from 'fastify';
 import {
@@ -14,6 +17,7 @@ import {
   metricsHandler,
   type WardenPool,
 } from '../../src/index.js';
+import { createBackup, generateKeyFile } from '../../src/index.js';
 import { assertNoCanary, canary, createPki, startCluster, type Cluster, type Pki } from '../support/index.js';
 
 let cluster: Cluster;
@@ -161,6 +165,35 @@ describe('health endpoints (node:http)', () => {
     }
     assert.equal((await get(`${base}/api/health/ready`)).body.reason, 'ok');
   });
+});
+
+test('detailed reports the newest backup from a pgwarden backup directory', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'pgw-health-backup-'));
+  const pool = await createPool(poolOptions());
+  try {
+    await cluster.adminQuery('GRANT pg_read_all_data TO app');
+    const keyFile = join(work, 'backup.key');
+    generateKeyFile(keyFile);
+    const url = cluster
+      .url({ user: 'app', password, params: { sslmode: 'verify-full', sslrootcert: join(work, 'ca.crt') } })
+      .replace('127.0.0.1', 'localhost');
+    writeFileSync(join(work, 'ca.crt'), pki.ca.certPem);
+    const backupDir = join(work, 'backups');
+    await createBackup({ dir: backupDir, connection: { url }, env: {}, keys: { keyFile } });
+    const { server, base } = await serve(healthHandler(pool, { backupDir }));
+    try {
+      const detailed = await get(`${base}/health/detailed`);
+      const backup = detailed.body.backup as { ageHours: number; newestAt: string };
+      assert.ok(backup, 'no backup reported');
+      assert.ok(backup.ageHours < 1);
+    } finally {
+      server.close();
+    }
+  } finally {
+    await cluster.adminQuery('REVOKE pg_read_all_data FROM app');
+    await pool.close();
+    rmSync(work, { recursive: true, force: true });
+  }
 });
 
 describe('adapters and metrics', () => {

@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import {
   createAwsSecretsManagerProvider,
   createPool,
+  createRdsIamProvider,
   PgwardenError,
   type CreatePoolOptions,
   type RotationEvent,
@@ -222,6 +223,22 @@ describe('rotation through the pool', () => {
       aws.faults.serverError = false;
       await pool.close();
     }
+  });
+
+  test('rds-iam refuses to send its token without TLS, whatever the environment', async () => {
+    await assert.rejects(
+      createPool({
+        ...awsPoolOptions('unused'),
+        secrets: createRdsIamProvider({
+          host: 'db.example.invalid',
+          user: 'app',
+          region: 'us-east-1',
+          credentials: { ...TEST_AWS_CREDENTIALS },
+        }),
+      }),
+      (e: unknown) =>
+        e instanceof PgwardenError && e.code === 'PGW_CONFIG_CONFLICT' && /rds-iam needs TLS/.test(e.message),
+    );
   });
 
   test('a backend that fails at startup is a coded error naming the backend', async () => {
