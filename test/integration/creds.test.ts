@@ -329,6 +329,32 @@ describe('pgwarden creds (OS keychain: gnome-keyring over D-Bus)', { skip }, () 
   });
 });
 
+test(
+  'CLI: a locked OS keychain is PGW_CREDS_STORE_LOCKED; nothing written',
+  { skip: keyringSkipReason() },
+  async () => {
+    const locked = await startKeyring({ locked: true });
+    try {
+      const lockedHome = join(dir, 'locked');
+      const result = spawnSync(
+        process.execPath,
+        [...CLI, 'creds', 'add', 'x', '--host', 'h', '--user', 'u', '--password-stdin'],
+        {
+          env: { PATH: process.env.PATH ?? '', HOME: dir, PGWARDEN_HOME: lockedHome, ...locked.env },
+          input: password,
+          encoding: 'utf8',
+        },
+      );
+      noLeak(result.stdout + result.stderr);
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, /PGW_CREDS_STORE_LOCKED/);
+      assert.throws(() => statSync(join(lockedHome, 'credentials.json')));
+    } finally {
+      await locked.stop();
+    }
+  },
+);
+
 /** Runs the CLI on a pseudo-terminal (util-linux `script`), answering each prompt as it appears. */
 async function onTerminal(
   args: string[],

@@ -50,7 +50,7 @@ async function readUntil(child: ChildProcess, pattern: RegExp, what: string): Pr
 }
 
 /** Starts the bus and the keyring and waits until the Secret Service answers. */
-export async function startKeyring(): Promise<TestKeyring> {
+export async function startKeyring(options: { locked?: boolean } = {}): Promise<TestKeyring> {
   const dir = mkdtempSync(join(tmpdir(), 'pgw-keyring-'));
   const home = join(dir, 'home');
   const runtime = join(dir, 'run');
@@ -92,16 +92,31 @@ export async function startKeyring(): Promise<TestKeyring> {
     });
     children.push(bus);
     const address = (await readUntil(bus, /^(unix:\S+)\n/m, 'dbus-daemon'))[1] as string;
-    const keyring = spawn('gnome-keyring-daemon', ['--unlock', '--components=secrets', '--foreground'], {
-      env: { ...baseEnv, DBUS_SESSION_BUS_ADDRESS: address },
-      stdio: ['pipe', 'pipe', 'ignore'],
-    });
-    children.push(keyring);
-    // --unlock reads the new login keyring's password from stdin.
-    keyring.stdin?.end(randomBytes(12).toString('hex'));
-    keyring.stdout?.resume();
     const env = { DBUS_SESSION_BUS_ADDRESS: address, XDG_RUNTIME_DIR: runtime };
-    await waitForSecretService(env);
+    const startDaemon = (unlock: boolean): ChildProcess => {
+      const args = unlock
+        ? ['--unlock', '--components=secrets', '--foreground']
+        : ['--components=secrets', '--foreground'];
+      const daemon = spawn('gnome-keyring-daemon', args, {
+        env: { ...baseEnv, DBUS_SESSION_BUS_ADDRESS: address },
+        stdio: ['pipe', 'pipe', 'ignore'],
+      });
+      children.push(daemon);
+      // --unlock reads the new login keyring's password from stdin.
+      daemon.stdin?.end(unlock ? randomBytes(12).toString('hex') : '');
+      daemon.stdout?.resume();
+      return daemon;
+    };
+    const first = startDaemon(true);
+    await waitForSecretService(env, false);
+    if (options.locked) {
+      // The login keyring now exists on disk with a password; a daemon started
+      // without --unlock finds it locked and has no prompter to unlock it.
+      first.kill('SIGTERM');
+      await waitForProcessExit(first.pid as number, 5_000);
+      startDaemon(false);
+      await waitForSecretService(env, true);
+    }
     return { env, pids: children.map((c) => c.pid as number), stop };
   } catch (error) {
     await stop();
@@ -110,7 +125,7 @@ export async function startKeyring(): Promise<TestKeyring> {
 }
 
 /** The login keyring exists a moment after the bus name appears: probe with a real write. */
-async function waitForSecretService(env: Record<string, string>): Promise<void> {
+async function waitForSecretService(env: Record<string, string>, locked: boolean): Promise<void> {
   const probe = `
     const { AsyncEntry } = await import('@napi-rs/keyring');
     const e = new AsyncEntry('pgwarden-probe', 'probe', { linux: { store: 'secret-service' } });
@@ -122,7 +137,9 @@ async function waitForSecretService(env: Record<string, string>): Promise<void> 
       encoding: 'utf8',
       timeout: 10_000,
     });
-    if (result.status === 0) return;
+    if (result.status === 0 && !locked) return;
+    // A locked keyring answers, but refuses: that is the state wanted.
+    if (locked && /dismissed|locked|prompt/i.test(result.stderr)) return;
     if (Date.now() > deadline)
       throw new Error(`the Secret Service did not answer: ${result.stderr.slice(-500)}`);
     await sleep(100);
