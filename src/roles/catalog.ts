@@ -65,8 +65,20 @@ export interface Catalog {
   readonly databases: ReadonlyMap<string, ObjectRow>;
   readonly schemas: ReadonlyMap<string, ObjectRow>;
   readonly relations: readonly RelationRow[];
+  /** Functions, procedures and types (domains, enums, composites, ranges) that a migrator owns. */
+  readonly ownedObjects: readonly OwnedObjectRow[];
   readonly defaultAcls: readonly DefaultAclRow[];
 }
+
+/** An object besides relations whose owner a migrator takes over. */
+export type OwnedObjectRow = {
+  readonly schema: string;
+  /** `FUNCTION`, `PROCEDURE` or `TYPE`, as in ALTER … OWNER TO. */
+  readonly keyword: 'FUNCTION' | 'PROCEDURE' | 'TYPE' | 'DOMAIN';
+  /** Already quoted and qualified by the server (regprocedure / format_type): safe to splice. */
+  readonly signature: string;
+  readonly owner: string;
+};
 
 const ACL_JSON = (acl: string) => `COALESCE((SELECT json_agg(json_build_object(
       'grantee', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END,
@@ -131,6 +143,25 @@ export async function readCatalog(
       ORDER BY 1, 2`,
     [names.schemas],
   );
+  // Signatures come quoted by the server itself (regprocedure, format_type), so
+  // ALTER … OWNER TO can name overloaded functions and odd type names exactly.
+  const owned = await db.query<OwnedObjectRow>(
+    `SELECT n.nspname AS schema, CASE p.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END AS keyword,
+            p.oid::regprocedure::text AS signature, pg_get_userbyid(p.proowner) AS owner
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = ANY($1::text[]) AND p.prokind IN ('f', 'p', 'w')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+     UNION ALL
+     SELECT n.nspname, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+            format_type(t.oid, NULL), pg_get_userbyid(t.typowner)
+       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+      WHERE n.nspname = ANY($1::text[]) AND t.typtype IN ('c', 'd', 'e', 'r')
+        -- a table's row type follows the table; only stand-alone composite types count
+        AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+      ORDER BY 1, 3`,
+    [names.schemas],
+  );
   const defaults = await db.query<{ role: string; schema: string; objtype: string; acl: AclEntry[] }>(
     `SELECT pg_get_userbyid(d.defaclrole) AS role, n.nspname AS schema, d.defaclobjtype::text AS objtype,
             ${ACL_JSON('d.defaclacl')} AS acl
@@ -171,6 +202,7 @@ export async function readCatalog(
       ownedByTable: r.owned_by_table,
       acl: r.acl,
     })),
+    ownedObjects: owned.rows,
     defaultAcls: defaults.rows,
   };
 }

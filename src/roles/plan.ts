@@ -299,6 +299,13 @@ class PlanBuilder {
             `${schema}.${rel.name} is owned by ${rel.owner}`,
           );
         }
+        for (const object of this.catalog.ownedObjects) {
+          if (object.schema !== schema || object.owner === name) continue;
+          this.add(
+            `ALTER ${object.keyword} ${object.signature} OWNER TO ${q(name)}`,
+            `${object.keyword.toLowerCase()} ${object.signature} is owned by ${object.owner}`,
+          );
+        }
         continue;
       }
       const schemaPrivs = row ? privilegesOf(row.acl, name) : new Set<string>();

@@ -307,6 +307,49 @@ describe('pgwarden roles', { skip }, () => {
     assert.equal(missing.error?.code, 'PGW_CLI_USAGE');
   });
 
+  test('a migrator takes over every object of its schema: tables, sequences, views, functions, procedures, types', async () => {
+    await cluster.adminQuery(`CREATE DATABASE mig_db`);
+    const admin = await createPool({
+      url: adminUrl('mig_db'),
+      env: {},
+      enforcePolicy: false,
+      checkRole: false,
+    });
+    try {
+      await admin.query(`CREATE SCHEMA mig;
+        CREATE TABLE mig.t (id serial PRIMARY KEY, v text);
+        CREATE VIEW mig.v AS SELECT id FROM mig.t;
+        CREATE FUNCTION mig.add(int, int) RETURNS int LANGUAGE sql AS 'SELECT $1 + $2';
+        CREATE FUNCTION mig.add(text) RETURNS text LANGUAGE sql AS 'SELECT $1';
+        CREATE PROCEDURE mig."odd ""name"""() LANGUAGE sql AS 'SELECT 1';
+        CREATE TYPE mig.mood AS ENUM ('ok', 'sad');
+        CREATE TYPE mig.pair AS (a int, b int);
+        CREATE DOMAIN mig.positive AS int CHECK (VALUE > 0);`);
+      const path = writeRoles(
+        'mig.yaml',
+        `database: mig_db\nrevoke_public: false\ngroups:\n  mig_owner: { preset: migrator, schemas: [mig] }\n`,
+      );
+      const first = await capture(['apply', '-f', path, '--url', adminUrl('mig_db')]);
+      assert.equal(first.error, undefined, first.err);
+      const { rows } = await admin.query<{ what: string; owner: string }>(`
+        SELECT c.relname AS what, pg_get_userbyid(c.relowner) AS owner FROM pg_class c
+          WHERE c.relnamespace = 'mig'::regnamespace AND c.relkind IN ('r', 'v', 'S')
+        UNION ALL SELECT p.oid::regprocedure::text, pg_get_userbyid(p.proowner) FROM pg_proc p
+          WHERE p.pronamespace = 'mig'::regnamespace
+        UNION ALL SELECT t.typname, pg_get_userbyid(t.typowner) FROM pg_type t
+          WHERE t.typnamespace = 'mig'::regnamespace AND t.typname IN ('mood', 'pair', 'positive')`);
+      assert.equal(rows.length, 9, JSON.stringify(rows));
+      assert.deepEqual(
+        rows.filter((r) => r.owner !== 'mig_owner'),
+        [],
+      );
+      const again = await capture(['apply', '-f', path, '--url', adminUrl('mig_db')]);
+      assert.match(again.out, /no changes/);
+    } finally {
+      await admin.close();
+    }
+  });
+
   test('a failing apply rolls back everything (one transaction)', async () => {
     // "helper" has CREATEROLE but does not own schema legacy: the ALTER SCHEMA near the end fails.
     const path = writeRoles(
