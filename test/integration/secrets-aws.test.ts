@@ -14,7 +14,7 @@ import { createAwsSecretsManagerProvider } from '../../src/secrets/aws-secrets-m
 import type { SecretLogger } from '../../src/secrets/logger.js';
 import { createProviderFromEnv } from '../../src/secrets/select.js';
 import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../support/aws-secrets-manager-server.js';
-import { assertNoCanary, canary } from '../support/index.js';
+import { assertErrorHasNoSecret, assertNoCanary, canary } from '../support/index.js';
 
 const canaries: string[] = [];
 const logLines: string[] = [];
@@ -32,11 +32,7 @@ function secret(): string {
 }
 
 /** Every surface an error can reach an operator through. */
-function assertNoLeak(error: unknown): void {
-  const e = error as Error;
-  const texts = [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 10 })];
-  for (const value of canaries) for (const text of texts) assertNoCanary(text, value);
-}
+const assertNoLeak = (error: unknown): void => assertErrorHasNoSecret(error, canaries);
 
 async function failure(promise: Promise<unknown>): Promise<SecretError> {
   const error = await promise.then(

@@ -14,13 +14,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
 import { AsyncEntry } from '@napi-rs/keyring';
 import { SecretError } from '../../src/errors.js';
 import { serializeKeychainStore } from '../../src/secrets/keychain-store-format.js';
 import type { SecretLogger } from '../../src/secrets/logger.js';
 import { createProviderFromEnv } from '../../src/secrets/select.js';
-import { assertNoCanary, canary } from '../support/index.js';
+import { assertErrorHasNoSecret, assertNoCanary, canary } from '../support/index.js';
 import { keyringSkipReason, startKeyring, type TestKeyring } from '../support/keychain.js';
 
 const skip = keyringSkipReason();
@@ -35,11 +34,7 @@ let dir: string;
 let keyring: TestKeyring | undefined;
 let savedBus: string | undefined;
 
-function assertNoLeak(error: unknown): void {
-  const e = error as Error;
-  const texts = [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 10 })];
-  for (const value of canaries) for (const text of texts) assertNoCanary(text, value);
-}
+const assertNoLeak = (error: unknown): void => assertErrorHasNoSecret(error, canaries);
 
 before(async () => {
   if (skip) return;

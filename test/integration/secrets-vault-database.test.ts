@@ -3,7 +3,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inspect } from 'node:util';
 import pg from 'pg';
 import { SecretError } from '../../src/errors.js';
 import { Secret } from '../../src/redact/secret.js';
@@ -13,7 +12,13 @@ import type { Credentials } from '../../src/secrets/provider.js';
 import { createProviderFromEnv } from '../../src/secrets/select.js';
 import { createVaultDatabaseProvider, type VaultDatabaseSettings } from '../../src/secrets/vault-database.js';
 import { VaultServer } from '../support/vault-server.js';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertErrorHasNoSecret,
+  assertNoCanary,
+  canary,
+  startCluster,
+  type Cluster,
+} from '../support/index.js';
 
 const canaries: string[] = [];
 const logLines: string[] = [];
@@ -29,11 +34,7 @@ function secret(): string {
   return value;
 }
 
-function assertNoLeak(error: unknown): void {
-  const e = error as Error;
-  const texts = [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 10 })];
-  for (const value of canaries) for (const text of texts) assertNoCanary(text, value);
-}
+const assertNoLeak = (error: unknown): void => assertErrorHasNoSecret(error, canaries);
 
 let cluster: Cluster;
 let vault: VaultServer;

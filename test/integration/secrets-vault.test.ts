@@ -14,7 +14,7 @@ import type { SecretLogger } from '../../src/secrets/logger.js';
 import { createProviderFromEnv } from '../../src/secrets/select.js';
 import { createVaultProvider, type VaultKvSettings } from '../../src/secrets/vault.js';
 import { VaultServer } from '../support/vault-server.js';
-import { assertNoCanary, canary, createPki } from '../support/index.js';
+import { assertErrorHasNoSecret, assertNoCanary, canary, createPki } from '../support/index.js';
 
 const canaries: string[] = [];
 const logLines: string[] = [];
@@ -36,11 +36,7 @@ function track(token: string): string {
   return token;
 }
 
-function assertNoLeak(error: unknown): void {
-  const e = error as Error;
-  const texts = [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 10 })];
-  for (const value of canaries) for (const text of texts) assertNoCanary(text, value);
-}
+const assertNoLeak = (error: unknown): void => assertErrorHasNoSecret(error, canaries);
 
 async function failure(promise: Promise<unknown>, backend = 'vault'): Promise<SecretError> {
   const error = await promise.then(

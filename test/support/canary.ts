@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 
 /**
  * A unique, recognisable secret for leak tests: `canary-<16 hex>-Pw!`
@@ -20,4 +21,11 @@ export function assertNoCanary(text: string, secret: string): void {
       assert.fail(`secret leaked at offset ${at}: …${context}…`);
     }
   }
+}
+
+/** Fails when any of `secrets` appears in an error's message, string form, stack, JSON or inspect output. */
+export function assertErrorHasNoSecret(error: unknown, secrets: readonly string[]): void {
+  const e = error as Error;
+  const texts = [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 10 })];
+  for (const value of secrets) for (const text of texts) assertNoCanary(text, value);
 }
