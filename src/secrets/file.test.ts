@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { resolveServerUser } from '../testing/os-user.js';
 import { assertNoCanary, canary } from '../../test/support/canary.js';
 import { SecretError } from '../errors.js';
 import type { LogLevel } from '../logger.js';
@@ -93,14 +96,33 @@ describe('file provider', () => {
     });
   });
 
-  test('an unreadable file is ACCESS_DENIED (when not running as root)', async (t) => {
-    if (process.getuid?.() === 0 || process.platform === 'win32') return t.skip('root reads any file');
-    const error = await createFileProvider({ passwordFile: secretFile('locked', 'x', 0o000) })
-      .fetch()
-      .catch((e: unknown) => e);
-    assert.ok(error instanceof SecretError);
-    assert.equal(error.code, 'PGW_SECRET_ACCESS_DENIED');
-    assert.match(error.message, /locked.*DB_PASSWORD_FILE/);
+  test('an unreadable file is ACCESS_DENIED', async () => {
+    const path = secretFile('locked', 'x', 0o000);
+    let outcome: { code?: string; message?: string };
+    if (process.getuid?.() === 0) {
+      // Root reads any file: read it as the unprivileged postgres OS user instead.
+      const user = resolveServerUser();
+      assert.ok(user, 'no unprivileged OS user to test with');
+      chmodSync(dir, 0o755);
+      const script = `import { createFileProvider } from ${JSON.stringify(fileURLToPath(new URL('./file.ts', import.meta.url)))};
+        const e = await createFileProvider({ passwordFile: ${JSON.stringify(path)} }).fetch().catch((x) => x);
+        console.log(JSON.stringify({ code: e.code, message: e.message }));`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        uid: user.uid,
+        gid: user.gid,
+        encoding: 'utf8',
+        cwd: process.cwd(),
+      });
+      outcome = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}');
+    } else {
+      const error = await createFileProvider({ passwordFile: path })
+        .fetch()
+        .catch((e: unknown) => e);
+      assert.ok(error instanceof SecretError);
+      outcome = { code: error.code, message: error.message };
+    }
+    assert.equal(outcome.code, 'PGW_SECRET_ACCESS_DENIED');
+    assert.match(outcome.message ?? '', /locked.*DB_PASSWORD_FILE/);
   });
 
   test('fileSettingsFromEnv requires DB_PASSWORD_FILE', () => {
