@@ -6,18 +6,34 @@
 import { Command, Option } from 'commander';
 import { CredsError } from '../../creds/creds-error.js';
 import type { CredentialEnvironment, StoreKind } from '../../creds/environment.js';
-import { checkExpiry, type ExpiryEntry, type ExpiryReport } from '../../creds/expiry.js';
+import { checkExpiry } from '../../creds/expiry.js';
 import { assertExportFormat, exportEnvironment } from '../../creds/export.js';
 import { generatePassword, parseClasses, type GenerateOptions } from '../../creds/generate.js';
 import { environmentPoolOptions } from '../../creds/connect.js';
-import { rotateCredentials, type RotationReport } from '../../creds/rotate.js';
+import { rotateCredentials } from '../../creds/rotate.js';
 import { CredentialStore } from '../../creds/store.js';
-import { testCredentials, type CredentialsTestReport } from '../../creds/test-credentials.js';
+import { testCredentials } from '../../creds/test-credentials.js';
 import { CliUsageError } from '../../errors.js';
 import { Secret } from '../../redact/secret.js';
 import { redactValue } from '../../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { explicitFields, resolvedFields, type FieldFlags } from './creds-fields.js';
+import {
+  environmentJson,
+  expiryJson,
+  testJson,
+  rotationJson,
+  formatCheck,
+  formatTest,
+  formatRotation,
+  storeName,
+  describeAddress,
+  describeTarget,
+  expiryText,
+  isoDay,
+  daysText,
+  table,
+} from './creds-format.js';
 import {
   canPrompt,
   promptHidden,
@@ -471,159 +487,3 @@ async function exportCommand(
 }
 
 // ---- formatting -------------------------------------------------------------
-
-export function environmentJson(e: CredentialEnvironment): Record<string, unknown> {
-  return {
-    name: e.name,
-    host: e.host,
-    port: e.port,
-    database: e.database,
-    user: e.user,
-    sslmode: e.sslMode,
-    sslrootcert: e.sslRootCert,
-    production: e.production,
-    store: e.store,
-    strategy: e.strategy,
-    ...(e.strategy === 'alternating' ? { baseUser: e.baseUser, groupRole: e.groupRole } : {}),
-    updatedAt: e.updatedAt?.toISOString(),
-    expiresAt: e.expiresAt?.toISOString() ?? null,
-    expiresDays: e.expiresDays,
-  };
-}
-
-function entryJson(e: ExpiryEntry): Record<string, unknown> {
-  return {
-    name: e.name,
-    status: e.status,
-    expiresAt: e.expiresAt?.toISOString() ?? null,
-    daysLeft: e.daysLeft ?? null,
-    production: e.production,
-  };
-}
-
-function expiryJson(r: ExpiryReport): Record<string, unknown> {
-  return {
-    ok: r.ok,
-    warnDays: r.warnDays,
-    expired: r.expired.map(entryJson),
-    expiring: r.expiring.map(entryJson),
-    healthy: r.healthy.map(entryJson),
-    noExpiry: r.noExpiry.map(entryJson),
-  };
-}
-
-function testJson(r: CredentialsTestReport): Record<string, unknown> {
-  return { ...r, expiry: entryJson(r.expiry) };
-}
-
-function rotationJson(r: RotationReport): Record<string, unknown> {
-  return {
-    ok: true,
-    ...r,
-    validUntil: r.validUntil?.toISOString() ?? null,
-    expiresAt: r.expiresAt?.toISOString() ?? null,
-  };
-}
-
-function formatCheck(r: ExpiryReport): string {
-  const lines: string[] = [];
-  const section = (
-    title: string,
-    entries: readonly ExpiryEntry[],
-    mark: string,
-    text: (e: ExpiryEntry) => string,
-  ): void => {
-    if (entries.length === 0) return;
-    lines.push(
-      title,
-      ...entries.map((e) => `  ${mark} ${e.name}${e.production ? ' (production)' : ''}: ${text(e)}`),
-      '',
-    );
-  };
-  section(
-    'Expired:',
-    r.expired,
-    '✗',
-    (e) =>
-      `expired ${-(e.daysLeft ?? 0)} day(s) ago (${e.expiresAt?.toISOString()}) — pgwarden creds rotate ${e.name}`,
-  );
-  section(
-    `Expiring within ${r.warnDays} days:`,
-    r.expiring,
-    '!',
-    (e) => `${e.daysLeft} day(s) left (${e.expiresAt?.toISOString()})`,
-  );
-  section('Healthy:', r.healthy, '✓', (e) => `${e.daysLeft} day(s) left`);
-  section('No expiry:', r.noExpiry, '-', () => 'expiry off');
-  if (lines.length === 0) lines.push('No environments stored.', '');
-  lines.push(r.ok ? '✓ nothing expired' : `✗ ${r.expired.length} environment(s) expired`);
-  return `${lines.join('\n')}\n`;
-}
-
-function formatTest(r: CredentialsTestReport): string {
-  const lines = [
-    `pgwarden creds test ${r.environment}: ${r.user ?? '?'}@${r.host ?? '?'}:${r.port ?? '?'}/${r.database ?? '?'}`,
-  ];
-  if (r.ok) {
-    lines.push(`  ✓ connected to PostgreSQL ${r.serverVersion ?? '?'}`);
-    lines.push(r.tls ? `  ✓ TLS ${r.tls.protocol} ${r.tls.cipher}` : '  ✗ not encrypted');
-    for (const v of r.violations) lines.push(`  ! [${v.code}] ${v.message}`);
-  } else if (r.error) {
-    lines.push(`  ✗ [${r.error.code}] ${r.error.message}`);
-  }
-  if (r.expiry.status === 'expired')
-    lines.push(`  ✗ the password expired on ${r.expiry.expiresAt?.toISOString()}`);
-  else if (r.expiry.status === 'expiring')
-    lines.push(`  ! the password expires in ${r.expiry.daysLeft} day(s)`);
-  return `${lines.join('\n')}\n`;
-}
-
-function formatRotation(r: RotationReport): string {
-  const lines = [
-    `✓ rotated ${r.environment} (${r.strategy}): "${r.rotatedRole}" has a new password, sent as a SCRAM-SHA-256 verifier (${r.scramIterations} iterations)`,
-    r.createdRole ? `  created "${r.rotatedRole}" as a member of the group role` : undefined,
-    r.validUntil ? `  VALID UNTIL ${r.validUntil.toISOString()}` : '  VALID UNTIL not changed',
-    r.user !== r.previousUser
-      ? `  the store now uses "${r.user}"; "${r.previousUser}" keeps working until the next rotation`
-      : undefined,
-    `  next rotation due: ${r.expiresAt ? r.expiresAt.toISOString() : 'never (expiry off)'}`,
-  ];
-  return `${lines.filter((l) => l !== undefined).join('\n')}\n`;
-}
-
-function storeName(kind: StoreKind): string {
-  return kind === 'file' ? 'encrypted file' : 'OS keychain';
-}
-
-function describeAddress(e: CredentialEnvironment): string {
-  return `${e.host ?? '?'}:${e.port ?? '?'}/${e.database ?? '?'}`;
-}
-
-function describeTarget(e: CredentialEnvironment): string {
-  return `${e.user ?? '?'}@${describeAddress(e)}`;
-}
-
-function expiryText(e: CredentialEnvironment): string {
-  return e.expiresAt ? `, expires ${isoDay(e.expiresAt)}` : ', no expiry';
-}
-
-function isoDay(date: Date): string {
-  return date.toISOString().slice(0, 10);
-}
-
-function daysText(date: Date): string {
-  const ms = date.getTime() - Date.now();
-  return ms <= 0
-    ? `expired ${Math.trunc(-ms / 86_400_000)} day(s) ago`
-    : `in ${Math.ceil(ms / 86_400_000)} day(s)`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
-}
