@@ -9,11 +9,11 @@ import { createRequire } from 'node:module';
 import type pg from 'pg';
 import { isProductionLike } from '../config/environment.js';
 import { evaluateConfigPolicy } from '../config/policy.js';
-import { resolveConfig } from '../config/resolve.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { PgwardenError } from '../errors.js';
 import { classifyQueryError } from '../pool/classify-error.js';
-import { createPool, type CreatePoolOptions, type WardenPool } from '../pool/pool.js';
+import { createPool, resolveWithSecrets, type CreatePoolOptions, type WardenPool } from '../pool/pool.js';
+import { createLogger } from '../logger.js';
 import { clientStream } from '../pool/warden-client.js';
 import { redact } from '../redact/redactor.js';
 import { tlsSessionInfo } from '../tls/session-info.js';
@@ -231,7 +231,11 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   const started = performance.now();
   const now = options.now ?? new Date();
   const env = options.env ?? process.env;
-  const { config } = resolveConfig(options);
+  // Resolved as the pool resolves it, secrets backend included (it may
+  // supply the host, the sslmode, the CA): the client checks judge that.
+  const resolution = await resolveWithSecrets(poolOptions(options), createLogger(undefined));
+  await resolution.credentials.close();
+  const { config } = resolution;
   const violations = evaluateConfigPolicy(config);
   const insecure = violations.filter((v) => TLS_RULES.has(v.code));
 

@@ -40,9 +40,9 @@ export interface ResolveInputs {
   env?: Env;
   /**
    * Credentials fetched from a secrets backend. The backend is authoritative
-   * for user and password (they win over every other source); host, port and
-   * database from the secret (the RDS format has them) only fill what no
-   * other source set.
+   * for user and password (they win over every other source); host, port,
+   * database, sslmode and sslrootcert from the secret (the RDS format and the
+   * keychain store carry them) only fill what no other source set.
    */
   secretCredentials?: { backend: string; credentials: Credentials };
 }
@@ -313,6 +313,8 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     setValue(fill, 'host', credentials.host, origin);
     setValue(fill, 'port', credentials.port, origin);
     setValue(fill, 'database', credentials.database, origin);
+    setValue(fill, 'sslMode', credentials.sslMode, origin);
+    setValue(fill, 'sslRootCert', credentials.sslRootCert, origin);
     layers.unshift(authority);
     layers.push(fill);
   }

@@ -32,18 +32,20 @@ export async function resolveWithSecrets(
   options: CreatePoolOptions,
   logger: Logger,
 ): Promise<{ config: ResolvedConfig; warnings: readonly ConfigWarning[]; credentials: CredentialSource }> {
-  const first = resolveConfig(options);
   const env = options.env ?? process.env;
   if (!options.secrets && !backendRequested(env)) {
-    return { ...first, credentials: configCredentials(first.config) };
+    const resolved = resolveConfig(options);
+    return { ...resolved, credentials: configCredentials(resolved.config) };
   }
+  // The config is resolved only once the backend has answered: what it
+  // stores (host, sslmode, the CA…) may be what makes the config valid.
   const secretLogger = options.logger ? logger : undefined;
   const cache =
     options.secrets instanceof CachedCredentials
       ? options.secrets
       : new CachedCredentials(
           options.secrets ??
-            createProviderFromEnv(env, { environment: first.config.environment, logger: secretLogger }),
+            createProviderFromEnv(env, { environment: options.environment, logger: secretLogger }),
           { ...options.secretsCache, ...(secretLogger ? { logger: secretLogger } : {}) },
         );
   try {

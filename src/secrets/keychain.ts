@@ -119,6 +119,8 @@ export function createKeychainProvider(settings: KeychainSettings): SecretProvid
       if (metadata?.host) credentials.host = metadata.host;
       if (metadata?.port) credentials.port = metadata.port;
       if (metadata?.database) credentials.database = metadata.database;
+      if (metadata?.sslmode) credentials.sslMode = metadata.sslmode;
+      if (metadata?.sslrootcert) credentials.sslRootCert = metadata.sslrootcert;
       if (metadata?.updated_at) credentials.version = metadata.updated_at;
       const expires = metadata?.expires_at ? new Date(metadata.expires_at) : undefined;
       if (expires && expires.getTime() > Date.now()) {

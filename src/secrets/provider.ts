@@ -1,3 +1,4 @@
+import type { SslMode } from '../config/schema.js';
 import type { Secret } from '../redact/secret.js';
 
 /**
@@ -12,6 +13,10 @@ export interface Credentials {
   host?: string | undefined;
   port?: number | undefined;
   database?: string | undefined;
+  /** TLS settings stored with the credentials (the keychain store keeps them per environment). */
+  sslMode?: SslMode | undefined;
+  /** A CA file path or PEM, or `system`; not a secret. */
+  sslRootCert?: string | undefined;
   /** When the backend says these credentials stop working (lease end, token expiry). */
   expiresAt?: Date | undefined;
   /** A backend-side version id (AWS VersionId, Vault KV version, lease id), never a secret. */

@@ -1,0 +1,209 @@
+// Shared by the guideline tests (test/guidelines/<team>.test.ts): load a team's
+// example files from examples/<team>/, and start the hardened cluster every
+// team's production would run on (TLS, SCRAM, hostssl-only rules, connection
+// and DDL logging, WAL archiving), so `pgwarden audit` has a fair target.
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { AuditReport } from '../../src/audit/report-model.js';
+import { atOrAbove } from '../../src/audit/severity.js';
+import { createPool, type WardenPool } from '../../src/pool/pool.js';
+import { Secret } from '../../src/redact/secret.js';
+import { scramSha256Verifier } from '../../src/sql/scram-verifier.js';
+import {
+  createPki,
+  resolveServerUser,
+  startCluster,
+  type Cluster,
+  type ConfSettings,
+  type Pki,
+  type PkiFiles,
+} from '../support/index.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** examples/<team>/<file>, as committed. */
+export function examplePath(team: string, file: string): string {
+  return join(ROOT, 'examples', team, file);
+}
+
+export function readExample(team: string, file: string): string {
+  return readFileSync(examplePath(team, file), 'utf8');
+}
+
+/** `KEY=value` lines of an .env example (comments and blank lines skipped, no quoting). */
+export function parseEnvExample(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    assert.ok(eq > 0, `not KEY=value: ${line}`);
+    env[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return env;
+}
+
+export interface GuidelineCluster {
+  cluster: Cluster;
+  pki: Pki;
+  files: PkiFiles;
+  /** A private temporary directory (mode 0700) for keys, backups, CA files; removed by stop(). */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A cluster hardened the way the audit demo does it: TLS (a CA-signed
+ * certificate valid for a year), scram-sha-256, TLS ≥ 1.2 with strong
+ * ciphers, connection and DDL logging to csvlog, WAL archiving, and
+ * pg_hba.conf lines from `hba` (hostssl only, in the teams' examples).
+ */
+export async function startGuidelineCluster(options: {
+  hba: string[];
+  conf?: ConfSettings;
+}): Promise<GuidelineCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgw-guideline-'));
+  const archive = join(dir, 'wal-archive');
+  mkdirSync(archive, { mode: 0o700 });
+  // The server's OS user must reach the archive directory; nothing else here is secret to it.
+  chmodSync(dir, 0o711);
+  const owner = resolveServerUser();
+  if (owner) chownSync(archive, owner.uid, owner.gid);
+  const pki = await createPki({ validityDays: 365 });
+  const files = pki.writeFiles(join(dir, 'pki'));
+  let cluster: Cluster | undefined;
+  try {
+    cluster = await startCluster({
+      tls: { pki },
+      hba: options.hba,
+      conf: {
+        password_encryption: 'scram-sha-256',
+        ssl_min_protocol_version: 'TLSv1.2',
+        ssl_ciphers: 'HIGH:!aNULL:!MD5:!3DES:!RC4',
+        unix_socket_permissions: '0700',
+        authentication_timeout: '30s',
+        log_connections: true,
+        log_disconnections: true,
+        log_statement: 'ddl',
+        log_min_duration_statement: '1s',
+        log_line_prefix: '%m [%p] %q%u@%d %r ',
+        logging_collector: true,
+        log_destination: 'stderr,csvlog',
+        log_directory: 'log',
+        log_timezone: 'UTC',
+        log_replication_commands: true,
+        archive_mode: 'on',
+        archive_command: `test ! -f ${archive}/%f && cp %p ${archive}/%f`,
+        ...(options.conf ?? {}),
+      },
+    });
+    const preload = ['passwordcheck', 'pgaudit'].filter((lib) =>
+      existsSync(join(cluster!.binDir, '..', 'lib', `${lib}.so`)),
+    );
+    if (preload.length > 0) {
+      await cluster.setConf({ shared_preload_libraries: preload.join(',') });
+      await cluster.restart();
+    }
+  } catch (error) {
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const started = cluster;
+  return {
+    cluster: started,
+    pki,
+    files,
+    dir,
+    async stop() {
+      await started.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs `sql` as the harness superuser in `database` (over the private unix socket). */
+export async function inDatabase(cluster: Cluster, database: string, sql: string): Promise<void> {
+  const client = new pg.Client({
+    host: cluster.socketDir,
+    port: cluster.port,
+    user: cluster.superuser,
+    database,
+  });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A pool as the harness superuser over the unix socket: what `pgwarden roles apply` and backups run as here. */
+export function adminPool(cluster: Cluster, database: string): Promise<WardenPool> {
+  return createPool({
+    host: cluster.socketDir,
+    port: cluster.port,
+    user: cluster.superuser,
+    database,
+    sslMode: 'disable',
+    env: {},
+    environment: 'test',
+    enforcePolicy: false,
+    checkRole: false,
+    max: 2,
+  });
+}
+
+/**
+ * Sets a login role's password the way `pgwarden creds rotate` does (a SCRAM
+ * verifier computed here, never the plaintext), an expiry a year out, and the
+ * grants the audit documentation recommends for auditing as the application.
+ */
+export async function prepareLogin(
+  cluster: Cluster,
+  role: string,
+  password: string,
+  databases: readonly string[],
+): Promise<void> {
+  const validUntil = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10);
+  const quoted = `"${role.replaceAll('"', '""')}"`;
+  await cluster.adminQuery(
+    `ALTER ROLE ${quoted} PASSWORD '${scramSha256Verifier(new Secret(password))}' VALID UNTIL '${validUntil}'`,
+  );
+  await cluster.adminQuery(`GRANT pg_monitor TO ${quoted}`);
+  for (const database of databases) {
+    await inDatabase(
+      cluster,
+      database,
+      `GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${quoted};
+       GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${quoted};
+       GRANT SELECT ON pg_catalog.pg_file_settings TO ${quoted};
+       GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_all_file_settings() TO ${quoted};`,
+    );
+  }
+}
+
+/** Failing, unsuppressed findings at or above medium: what the guideline tests require to be empty. */
+export function failingAtOrAboveMedium(report: AuditReport): string[] {
+  return report.findings
+    .filter((f) => f.status === 'fail' && !f.suppressed && atOrAbove(f.severity, 'medium'))
+    .map((f) => `${f.id} (${f.severity}): ${JSON.stringify(f.objects ?? [])}`);
+}
+
+/** Waits until the server's csvlog shows `pattern` at least `count` times. */
+export async function waitForLog(cluster: Cluster, pattern: RegExp, count: number): Promise<string> {
+  const [row] = await cluster.adminQuery<{ path: string }>("SELECT pg_current_logfile('csvlog') AS path");
+  assert.ok(row?.path, 'csvlog is not on');
+  const path = join(cluster.dataDir, row.path);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const text = readFileSync(path, 'utf8');
+    if ((text.match(new RegExp(pattern.source, 'g')) ?? []).length >= count) return path;
+    if (Date.now() > deadline) assert.fail(`${path} never showed ${String(pattern)} ×${count}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

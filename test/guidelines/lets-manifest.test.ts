@@ -1,0 +1,279 @@
+// Let's Manifest's checklist (../shared/guidelines/lets-manifest.md), enforced
+// by the configuration in examples/lets-manifest/ and proven against one real,
+// hardened cluster: TLS or no start in production, the SQLAlchemy-style pool
+// (5 + 10 overflow, pre-ping, exhaustion handled with a coded timeout),
+// automatic rollback, parameterized queries, the dedicated and read-only users
+// with their limits and the 30 s statement timeout, a separate test database,
+// audit logging, encrypted backups restored for real, and failed-login alerts.
+// Map: examples/lets-manifest/README.md.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { runAlertsCheck } from '../../src/alerts/check.js';
+import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
+import { runAudit } from '../../src/audit/runner.js';
+import { loadSuppressions } from '../../src/audit/suppressions.js';
+import { createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
+import { PolicyError } from '../../src/errors.js';
+import { createPool, type WardenPool } from '../../src/pool/pool.js';
+import { applyRoles } from '../../src/roles/apply.js';
+import { parseRolesFile } from '../../src/roles/roles-file.js';
+import { sql } from '../../src/sql/sql.js';
+import { assertNoCanary, canary, type ConfSettings } from '../support/index.js';
+import {
+  adminPool,
+  examplePath,
+  failingAtOrAboveMedium,
+  inDatabase,
+  parseEnvExample,
+  prepareLogin,
+  readExample,
+  startGuidelineCluster,
+  waitForLog,
+  type GuidelineCluster,
+} from './guideline-cluster.js';
+
+const TEAM = 'lets-manifest';
+const DB = 'lets_manifest_prod';
+const password = canary();
+const wrongPassword = canary();
+const logLines: string[] = [];
+const line = (...args: unknown[]) =>
+  void logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+const logger = { debug: line, info: line, warn: line, error: line };
+
+let g: GuidelineCluster;
+let pool: WardenPool;
+
+function serverConf(): ConfSettings {
+  const conf: Record<string, string> = {};
+  for (const raw of readExample(TEAM, 'postgresql.conf.example').split('\n')) {
+    const text = raw.replace(/#.*/, '').trim();
+    if (!text) continue;
+    const [key, value] = text.split(/\s*=\s*/, 2) as [string, string];
+    conf[key] = value.replace(/^'(.*)'$/, '$1');
+  }
+  return conf;
+}
+
+/** .env.example with DATABASE_URL pointed here: user, database and parameters as committed. */
+function deployedEnv(
+  urlParams: Record<string, string | null> = {},
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  const env = parseEnvExample(readExample(TEAM, '.env.example'));
+  const url = new URL(env.DATABASE_URL ?? assert.fail('DATABASE_URL missing'));
+  url.hostname = 'localhost';
+  url.port = String(g.cluster.port);
+  url.password = encodeURIComponent(password);
+  url.searchParams.set('sslrootcert', g.files.caCertPath);
+  for (const [k, v] of Object.entries(urlParams)) {
+    if (v === null) url.searchParams.delete(k);
+    else url.searchParams.set(k, v);
+  }
+  return { ...env, DATABASE_URL: url.toString(), SECRET_KEY: canary(), ...overrides };
+}
+
+before(async () => {
+  g = await startGuidelineCluster({
+    hba: [
+      `hostssl ${DB} lets_manifest_user,readonly_user 127.0.0.1/32 scram-sha-256`,
+      `hostssl ${DB} lets_manifest_user,readonly_user ::1/128 scram-sha-256`,
+    ],
+    conf: serverConf(),
+  });
+  await g.cluster.createDatabase(DB);
+  await g.cluster.createDatabase('lets_manifest_test');
+  await inDatabase(
+    g.cluster,
+    DB,
+    `CREATE TABLE users (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), username text NOT NULL UNIQUE,
+       created_at timestamptz NOT NULL DEFAULT now());
+     INSERT INTO users (username) VALUES ('alice'), ('bob')`,
+  );
+  const admin = await adminPool(g.cluster, DB);
+  try {
+    await applyRoles(admin, parseRolesFile(readExample(TEAM, 'roles.yaml'), examplePath(TEAM, 'roles.yaml')));
+  } finally {
+    await admin.close();
+  }
+  await prepareLogin(g.cluster, 'lets_manifest_user', password, [DB]);
+  pool = await createPool({ env: deployedEnv(), logger });
+});
+
+after(async () => {
+  await pool?.close();
+  await g?.stop();
+  for (const secret of [password, wrongPassword]) assertNoCanary(logLines.join('\n'), secret);
+});
+
+describe('lets-manifest', () => {
+  test('production refuses to start without SSL/TLS', async () => {
+    const error = await createPool({ env: deployedEnv({ sslmode: 'disable' }), logger }).then(
+      async (p) => {
+        await p.close();
+        return assert.fail('expected a refusal');
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof PolicyError, String(error));
+    assert.ok(error.violations.some((v) => v.code === 'PGW_POLICY_TLS_DISABLED'));
+    assertNoCanary(`${error.message}${error.stack ?? ''}`, password);
+  });
+
+  test('pool: size 5 + overflow 10, pre-ping, connect 10 s, command 60 s; statement_timeout 30 s on the server', async () => {
+    assert.equal(pool.config.tls.effectiveMode, 'verify-full');
+    assert.equal(pool.config.pool.min, 5);
+    assert.equal(pool.config.pool.max, 15);
+    assert.equal(pool.config.pool.prePingIdleMs, 10_000);
+    assert.equal(pool.config.pool.connectionTimeoutMs, 10_000);
+    assert.equal(pool.config.pool.acquireTimeoutMs, 10_000);
+    assert.equal(pool.config.pool.queryTimeoutMs, 60_000);
+    const { rows } = await pool.query<{ t: string; s: string; ssl: boolean }>(
+      "SELECT current_setting('statement_timeout') AS t, current_setting('log_statement') AS s, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl",
+    );
+    assert.deepEqual(rows[0], { t: '30s', s: 'all', ssl: true });
+  });
+
+  test('pool exhaustion (more sessions than size + overflow) fails with a coded timeout, then recovers', async () => {
+    // DATABASE_POOL_TIMEOUT shortened to 1 s so the test does not wait 10 s; everything else as committed.
+    const small = await createPool({ env: deployedEnv({}, { DATABASE_POOL_TIMEOUT: '1' }), logger });
+    try {
+      let usageHigh = 0;
+      small.on('pool-usage-high', () => (usageHigh += 1));
+      const held = await Promise.all(Array.from({ length: 15 }, () => small.connect()));
+      const [count] = await g.cluster.adminQuery<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'lets_manifest_user' AND backend_type = 'client backend'",
+      );
+      assert.ok((count?.n ?? 0) <= 20, `${count?.n} sessions: connection_limit 20`);
+      await assert.rejects(small.query('SELECT 1'), { code: 'PGW_POOL_EXHAUSTED' });
+      for (const client of held) client.release();
+      assert.equal((await small.query<{ x: number }>('SELECT 1 AS x')).rows[0]?.x, 1);
+      assert.ok(usageHigh >= 1, 'pool-usage-high fired');
+    } finally {
+      await small.close();
+    }
+  });
+
+  test('automatic rollback on error; parameterized queries make an injection attempt plain data', async () => {
+    await assert.rejects(
+      pool.transaction(async (tx) => {
+        await tx.query(sql`INSERT INTO users (username) VALUES (${'carol'})`);
+        throw new Error('request failed');
+      }),
+      /request failed/,
+    );
+    const malicious = "'; DROP TABLE users; --";
+    const { rows } = await pool.query(
+      sql`SELECT id FROM users WHERE username = ${malicious} OR username = ${'carol'}`,
+    );
+    assert.deepEqual(rows, []);
+    assert.equal((await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM users')).rows[0]?.n, 2);
+  });
+
+  test('roles.yaml: dedicated user (limit 20), read-only user, no access to the test database', async () => {
+    const client = new pg.Client({
+      host: g.cluster.socketDir,
+      port: g.cluster.port,
+      user: 'postgres',
+      database: DB,
+    });
+    await client.connect();
+    try {
+      const { rows } = await client.query<Record<string, boolean | number>>(`SELECT
+        (SELECT rolconnlimit FROM pg_roles WHERE rolname = 'lets_manifest_user') AS user_limit,
+        (SELECT rolsuper OR rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = 'lets_manifest_user') AS user_privileged,
+        has_table_privilege('lets_manifest_user', 'users', 'SELECT,INSERT,UPDATE,DELETE') AS user_rw,
+        has_table_privilege('lets_manifest_user', 'users', 'TRUNCATE') AS user_truncate,
+        has_schema_privilege('lets_manifest_user', 'public', 'CREATE') AS user_create,
+        has_database_privilege('lets_manifest_user', 'lets_manifest_test', 'CONNECT') AS user_test_db,
+        has_database_privilege('readonly_user', '${DB}', 'CONNECT') AS ro_connect,
+        has_schema_privilege('readonly_user', 'public', 'USAGE') AS ro_usage,
+        has_table_privilege('readonly_user', 'users', 'SELECT') AS ro_select,
+        has_table_privilege('readonly_user', 'users', 'INSERT') AS ro_insert,
+        has_table_privilege('readonly_user', 'users', 'UPDATE') AS ro_update,
+        has_table_privilege('readonly_user', 'users', 'DELETE') AS ro_delete,
+        has_database_privilege('readonly_user', 'lets_manifest_test', 'CONNECT') AS ro_test_db`);
+      assert.deepEqual(rows[0], {
+        user_limit: 20,
+        user_privileged: false,
+        user_rw: true,
+        user_truncate: false,
+        user_create: false,
+        user_test_db: false,
+        ro_connect: true,
+        ro_usage: true,
+        ro_select: true,
+        ro_insert: false,
+        ro_update: false,
+        ro_delete: false,
+        ro_test_db: false,
+      });
+    } finally {
+      await client.end();
+    }
+  });
+
+  test('pgwarden audit: log_statement=all and connection logging in force, nothing failing at or above medium', async () => {
+    const report = await runAudit({
+      env: deployedEnv(),
+      logger,
+      suppressions: loadSuppressions(examplePath(TEAM, '.pgwarden-audit.yaml'), true),
+    });
+    assert.ok(report.connection.ok, JSON.stringify(report.connection));
+    assert.deepEqual(failingAtOrAboveMedium(report), []);
+    for (const id of ['log.statement', 'log.connections', 'log.disconnections', 'tls.enabled']) {
+      assert.equal(report.findings.find((f) => f.id === id)?.status, 'pass', id);
+    }
+  });
+
+  test('backups are encrypted and their restoration verified', async () => {
+    const dir = join(g.dir, 'backups');
+    mkdirSync(dir, { mode: 0o700 });
+    const keyFile = join(g.dir, 'lets-manifest-backup.key');
+    generateKeyFile(keyFile);
+    const connection = {
+      host: g.cluster.socketDir,
+      port: g.cluster.port,
+      user: 'postgres',
+      database: DB,
+      sslMode: 'disable' as const,
+    };
+    const backup = await createBackup({ dir, keys: { keyFile }, connection, env: {}, keepDays: 30 });
+    const verified = await verifyBackup({
+      target: backup.id,
+      dir,
+      level: 3,
+      keys: { keyFile },
+      connection,
+      env: {},
+    });
+    assert.ok(verified.ok, JSON.stringify(verified.checks));
+  });
+
+  test('alerts.yaml: failed login attempts fire', async () => {
+    for (let i = 0; i < 5; i++) {
+      const bad = new pg.Client({
+        connectionString: g.cluster.url({
+          user: 'lets_manifest_user',
+          password: wrongPassword,
+          database: DB,
+        }),
+        ssl: { rejectUnauthorized: false },
+      });
+      await assert.rejects(bad.connect(), { code: '28P01' });
+    }
+    const log = await waitForLog(g.cluster, /password authentication failed for user/, 5);
+    const config = resolveAlertsConfig(loadAlertsConfigFile(examplePath(TEAM, 'alerts.yaml')), {
+      log: { files: [log] },
+      backupDir: join(g.dir, 'backups'),
+    });
+    const report = await runAlertsCheck({ config, pool, env: {} });
+    const status = Object.fromEntries(report.rules.map((r) => [r.rule, r.status]));
+    assert.equal(status['auth-failures'], 'fired');
+    assert.equal(status['backup-age'], 'ok');
+    assertNoCanary(JSON.stringify(report), wrongPassword);
+  });
+});
