@@ -11,8 +11,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
-import { runAudit } from '../../src/audit/runner.js';
-import { loadSuppressions } from '../../src/audit/suppressions.js';
 import { checkExpiry } from '../../src/creds/expiry.js';
 import { generatePassword } from '../../src/creds/generate.js';
 import { CredentialStore } from '../../src/creds/store.js';
@@ -26,7 +24,8 @@ import { assertNoCanary, canary } from '../support/index.js';
 import {
   adminPool,
   examplePath,
-  failingAtOrAboveMedium,
+  assertTeamAudit,
+  captureLogger,
   inDatabase,
   parseEnvExample,
   prepareLogin,
@@ -40,10 +39,7 @@ const TEAM = 'dbcreds';
 const skip = keyringSkipReason();
 const password = canary();
 const wrongPassword = canary();
-const logLines: string[] = [];
-const line = (...args: unknown[]) =>
-  void logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-const logger = { debug: line, info: line, warn: line, error: line };
+const { logger, lines: logLines } = captureLogger();
 
 let g: GuidelineCluster;
 let keyring: TestKeyring;
@@ -225,17 +221,12 @@ describe('dbcreds', { skip }, () => {
   });
 
   test('pgwarden audit as app_user with the keychain config: nothing failing at or above medium', async () => {
-    const report = await runAudit({
+    // Connection logging on; pg_hba.conf: SCRAM (not md5), TLS only, narrow networks.
+    await assertTeamAudit(TEAM, {
       env: deployedEnv(),
       logger,
-      suppressions: loadSuppressions(examplePath(TEAM, '.pgwarden-audit.yaml'), true),
+      passing: ['log.connections', 'hba.md5', 'hba.non-ssl-host', 'hba.wide-network'],
     });
-    assert.ok(report.connection.ok, JSON.stringify(report.connection));
-    assert.deepEqual(failingAtOrAboveMedium(report), []);
-    // Connection logging on; pg_hba.conf: SCRAM (not md5), TLS only, narrow networks.
-    for (const id of ['log.connections', 'hba.md5', 'hba.non-ssl-host', 'hba.wide-network']) {
-      assert.equal(report.findings.find((f) => f.id === id)?.status, 'pass', id);
-    }
   });
 
   test('alerts.yaml: 5 failed logins fire; stored credentials 90 days out do not', async () => {

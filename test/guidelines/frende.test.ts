@@ -14,8 +14,6 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
-import { runAudit } from '../../src/audit/runner.js';
-import { loadSuppressions } from '../../src/audit/suppressions.js';
 import { cleanupBackups, createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
 import type { PgwardenError } from '../../src/errors.js';
 import { PolicyError } from '../../src/errors.js';
@@ -23,11 +21,13 @@ import { healthHandler } from '../../src/health/handler.js';
 import { createPool, type WardenPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
 import { parseRolesFile } from '../../src/roles/roles-file.js';
-import { assertNoCanary, canary, type ConfSettings } from '../support/index.js';
+import { assertNoCanary, canary } from '../support/index.js';
 import {
   adminPool,
   examplePath,
-  failingAtOrAboveMedium,
+  assertTeamAudit,
+  captureLogger,
+  readServerConf,
   inDatabase,
   parseEnvExample,
   prepareLogin,
@@ -40,28 +40,13 @@ import {
 const TEAM = 'frende';
 const password = canary();
 const wrongPassword = canary();
-const logLines: string[] = [];
-const line = (...args: unknown[]) =>
-  void logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-const logger = { debug: line, info: line, warn: line, error: line };
+const { logger, lines: logLines } = captureLogger();
 
 let g: GuidelineCluster;
 let pool: WardenPool;
 let server: Server;
 let backupDir: string;
 let serverLog: string;
-
-/** postgresql.conf.example as harness settings. */
-function serverConf(): ConfSettings {
-  const conf: Record<string, string> = {};
-  for (const raw of readExample(TEAM, 'postgresql.conf.example').split('\n')) {
-    const text = raw.replace(/#.*/, '').trim();
-    if (!text) continue;
-    const [key, value] = text.split(/\s*=\s*/, 2) as [string, string];
-    conf[key] = value.replace(/^'(.*)'$/, '$1');
-  }
-  return conf;
-}
 
 /**
  * examples/frende/.env.example with DATABASE_URL pointed at this cluster: user,
@@ -95,7 +80,7 @@ before(async () => {
       'hostssl frende frende_app 127.0.0.1/32 scram-sha-256',
       'hostssl frende frende_app ::1/128 scram-sha-256',
     ],
-    conf: serverConf(),
+    conf: readServerConf(TEAM),
   });
   await g.cluster.createDatabase('frende');
   await inDatabase(
@@ -147,16 +132,11 @@ describe('frende', () => {
   });
 
   test('pgwarden audit as frende_app: nothing failing at or above medium (with .pgwarden-audit.yaml)', async () => {
-    const report = await runAudit({
+    await assertTeamAudit(TEAM, {
       env: deployedEnv(),
       logger,
-      suppressions: loadSuppressions(examplePath(TEAM, '.pgwarden-audit.yaml'), true),
+      passing: ['auth.timeout', 'log.connections', 'log.disconnections', 'tls.enabled'],
     });
-    assert.ok(report.connection.ok, JSON.stringify(report.connection));
-    assert.deepEqual(failingAtOrAboveMedium(report), []);
-    for (const id of ['auth.timeout', 'log.connections', 'log.disconnections', 'tls.enabled']) {
-      assert.equal(report.findings.find((f) => f.id === id)?.status, 'pass', id);
-    }
   });
 
   test('pool: DATABASE_POOL_SIZE 20 + MAX_OVERFLOW 30, POOL_TIMEOUT 60 s, pre-ping; server: 200 connections, 60 s auth timeout', async () => {

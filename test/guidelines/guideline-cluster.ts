@@ -9,6 +9,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { AuditReport } from '../../src/audit/report-model.js';
+import { runAudit } from '../../src/audit/runner.js';
+import { loadSuppressions } from '../../src/audit/suppressions.js';
+import type { LoggerLike } from '../../src/logger.js';
 import { atOrAbove } from '../../src/audit/severity.js';
 import { createPool, type WardenPool } from '../../src/pool/pool.js';
 import { Secret } from '../../src/redact/secret.js';
@@ -206,4 +209,54 @@ export async function waitForLog(cluster: Cluster, pattern: RegExp, count: numbe
     if (Date.now() > deadline) assert.fail(`${path} never showed ${String(pattern)} ×${count}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A console-like logger that keeps every line, so tests can assert no canary reached it. */
+export function captureLogger(): { logger: LoggerLike; lines: string[] } {
+  const lines: string[] = [];
+  const line = (...args: unknown[]): void =>
+    void lines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
+  return { logger: { debug: line, info: line, warn: line, error: line }, lines };
+}
+
+/** examples/<team>/postgresql.conf.example as harness settings. */
+export function readServerConf(team: string): ConfSettings {
+  const conf: Record<string, string> = {};
+  for (const raw of readExample(team, 'postgresql.conf.example').split('\n')) {
+    const text = raw.replace(/#.*/, '').trim();
+    if (!text) continue;
+    const [key, value] = text.split(/\s*=\s*/, 2) as [string, string];
+    conf[key] = value.replace(/^'(.*)'$/, '$1');
+  }
+  return conf;
+}
+
+/**
+ * Runs `pgwarden audit` with the team's deployed environment and suppression
+ * file, and asserts what every guideline test requires: connected, nothing
+ * failing at or above medium, and the checks the guideline names passing.
+ */
+export async function assertTeamAudit(
+  team: string,
+  options: {
+    env: Record<string, string>;
+    logger: LoggerLike;
+    passing: readonly string[];
+    suppressionsRequired?: boolean;
+  },
+): Promise<AuditReport> {
+  const report = await runAudit({
+    env: options.env,
+    logger: options.logger,
+    suppressions: loadSuppressions(
+      examplePath(team, '.pgwarden-audit.yaml'),
+      options.suppressionsRequired ?? true,
+    ),
+  });
+  assert.ok(report.connection.ok, JSON.stringify(report.connection));
+  assert.deepEqual(failingAtOrAboveMedium(report), []);
+  for (const id of options.passing) {
+    assert.equal(report.findings.find((f) => f.id === id)?.status, 'pass', id);
+  }
+  return report;
 }

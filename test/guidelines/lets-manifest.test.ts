@@ -13,19 +13,19 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
-import { runAudit } from '../../src/audit/runner.js';
-import { loadSuppressions } from '../../src/audit/suppressions.js';
 import { createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
 import { PolicyError } from '../../src/errors.js';
 import { createPool, type WardenPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
 import { parseRolesFile } from '../../src/roles/roles-file.js';
 import { sql } from '../../src/sql/sql.js';
-import { assertNoCanary, canary, type ConfSettings } from '../support/index.js';
+import { assertNoCanary, canary } from '../support/index.js';
 import {
   adminPool,
   examplePath,
-  failingAtOrAboveMedium,
+  assertTeamAudit,
+  captureLogger,
+  readServerConf,
   inDatabase,
   parseEnvExample,
   prepareLogin,
@@ -39,24 +39,10 @@ const TEAM = 'lets-manifest';
 const DB = 'lets_manifest_prod';
 const password = canary();
 const wrongPassword = canary();
-const logLines: string[] = [];
-const line = (...args: unknown[]) =>
-  void logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-const logger = { debug: line, info: line, warn: line, error: line };
+const { logger, lines: logLines } = captureLogger();
 
 let g: GuidelineCluster;
 let pool: WardenPool;
-
-function serverConf(): ConfSettings {
-  const conf: Record<string, string> = {};
-  for (const raw of readExample(TEAM, 'postgresql.conf.example').split('\n')) {
-    const text = raw.replace(/#.*/, '').trim();
-    if (!text) continue;
-    const [key, value] = text.split(/\s*=\s*/, 2) as [string, string];
-    conf[key] = value.replace(/^'(.*)'$/, '$1');
-  }
-  return conf;
-}
 
 /** .env.example with DATABASE_URL pointed here: user, database and parameters as committed. */
 function deployedEnv(
@@ -82,7 +68,7 @@ before(async () => {
       `hostssl ${DB} lets_manifest_user,readonly_user 127.0.0.1/32 scram-sha-256`,
       `hostssl ${DB} lets_manifest_user,readonly_user ::1/128 scram-sha-256`,
     ],
-    conf: serverConf(),
+    conf: readServerConf(TEAM),
   });
   await g.cluster.createDatabase(DB);
   await g.cluster.createDatabase('lets_manifest_test');
@@ -217,16 +203,11 @@ describe('lets-manifest', () => {
   });
 
   test('pgwarden audit: log_statement=all and connection logging in force, nothing failing at or above medium', async () => {
-    const report = await runAudit({
+    await assertTeamAudit(TEAM, {
       env: deployedEnv(),
       logger,
-      suppressions: loadSuppressions(examplePath(TEAM, '.pgwarden-audit.yaml'), true),
+      passing: ['log.statement', 'log.connections', 'log.disconnections', 'tls.enabled'],
     });
-    assert.ok(report.connection.ok, JSON.stringify(report.connection));
-    assert.deepEqual(failingAtOrAboveMedium(report), []);
-    for (const id of ['log.statement', 'log.connections', 'log.disconnections', 'tls.enabled']) {
-      assert.equal(report.findings.find((f) => f.id === id)?.status, 'pass', id);
-    }
   });
 
   test('backups are encrypted and their restoration verified', async () => {

@@ -14,19 +14,19 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
-import { runAudit } from '../../src/audit/runner.js';
-import { loadSuppressions } from '../../src/audit/suppressions.js';
 import { createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
 import { PgwardenError, PolicyError } from '../../src/errors.js';
 import { createPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
 import { parseRolesFile } from '../../src/roles/roles-file.js';
 import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../support/aws-secrets-manager-server.js';
-import { assertNoCanary, canary, type ConfSettings } from '../support/index.js';
+import { assertNoCanary, canary } from '../support/index.js';
 import {
   adminPool,
   examplePath,
-  failingAtOrAboveMedium,
+  assertTeamAudit,
+  captureLogger,
+  readServerConf,
   inDatabase,
   parseEnvExample,
   prepareLogin,
@@ -39,27 +39,13 @@ import {
 const TEAM = 'pyfactor';
 const password = canary();
 const wrongPassword = canary();
-const logLines: string[] = [];
-const line = (...args: unknown[]) =>
-  void logLines.push(args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' '));
-const logger = { debug: line, info: line, warn: line, error: line };
+const { logger, lines: logLines } = captureLogger();
 
 let g: GuidelineCluster;
 let aws: AwsSecretsManagerServer;
 let slowClient: pg.Client | undefined;
 let slowQuery: Promise<unknown> | undefined;
 const savedAws = { id: process.env.AWS_ACCESS_KEY_ID, key: process.env.AWS_SECRET_ACCESS_KEY };
-
-function serverConf(): ConfSettings {
-  const conf: Record<string, string> = {};
-  for (const raw of readExample(TEAM, 'postgresql.conf.example').split('\n')) {
-    const text = raw.replace(/#.*/, '').trim();
-    if (!text) continue;
-    const [key, value] = text.split(/\s*=\s*/, 2) as [string, string];
-    conf[key] = value.replace(/^'(.*)'$/, '$1');
-  }
-  return conf;
-}
 
 /** examples/pyfactor/.env.example pointed at this test's cluster and AWS server; '' removes a variable. */
 function deployedEnv(overrides: Record<string, string> = {}): Record<string, string> {
@@ -111,7 +97,7 @@ before(async () => {
         'hostssl app_db app_user 127.0.0.1/32 scram-sha-256',
         'hostssl app_db app_user ::1/128 scram-sha-256',
       ],
-      conf: serverConf(),
+      conf: readServerConf(TEAM),
     }),
     AwsSecretsManagerServer.start(),
   ]);
@@ -280,16 +266,11 @@ describe('pyfactor', () => {
   });
 
   test('pgwarden audit: log_statement=mod and 1 s duration logging in force, nothing failing at or above medium', async () => {
-    const report = await runAudit({
+    await assertTeamAudit(TEAM, {
       env: deployedEnv(),
       logger,
-      suppressions: loadSuppressions(examplePath(TEAM, '.pgwarden-audit.yaml'), true),
+      passing: ['log.statement', 'log.min-duration', 'log.connections', 'server.version-supported'],
     });
-    assert.ok(report.connection.ok, JSON.stringify(report.connection));
-    assert.deepEqual(failingAtOrAboveMedium(report), []);
-    for (const id of ['log.statement', 'log.min-duration', 'log.connections', 'server.version-supported']) {
-      assert.equal(report.findings.find((f) => f.id === id)?.status, 'pass', id);
-    }
     const [row] = await g.cluster.adminQuery<{ s: string; d: string }>(
       "SELECT current_setting('log_statement') AS s, current_setting('log_min_duration_statement') AS d",
     );
