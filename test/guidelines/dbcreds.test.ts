@@ -25,6 +25,7 @@ import {
   adminPool,
   examplePath,
   assertTeamAudit,
+  failLogins,
   captureLogger,
   inDatabase,
   parseEnvExample,
@@ -230,17 +231,7 @@ describe('dbcreds', { skip }, () => {
   });
 
   test('alerts.yaml: 5 failed logins fire; stored credentials 90 days out do not', async () => {
-    for (let i = 0; i < 5; i++) {
-      const bad = new pg.Client({
-        connectionString: g.cluster.url({
-          user: 'app_user',
-          password: wrongPassword,
-          database: 'production',
-        }),
-        ssl: { rejectUnauthorized: false },
-      });
-      await assert.rejects(bad.connect(), { code: '28P01' });
-    }
+    await failLogins(g.cluster, { user: 'app_user', password: wrongPassword, database: 'production' });
     const log = await waitForLog(g.cluster, /password authentication failed for user/, 5);
     const config = resolveAlertsConfig(loadAlertsConfigFile(examplePath(TEAM, 'alerts.yaml')), {
       log: { files: [log] },

@@ -26,6 +26,7 @@ import {
   adminPool,
   examplePath,
   assertTeamAudit,
+  failLogins,
   captureLogger,
   readServerConf,
   inDatabase,
@@ -228,13 +229,7 @@ describe('frende', () => {
   });
 
   test('alerts: no backup fires backup-age, 5 failed logins fire auth-failures', async () => {
-    for (let i = 0; i < 5; i++) {
-      const bad = new pg.Client({
-        connectionString: g.cluster.url({ user: 'frende_app', password: wrongPassword, database: 'frende' }),
-        ssl: { rejectUnauthorized: false },
-      });
-      await assert.rejects(bad.connect(), { code: '28P01' });
-    }
+    await failLogins(g.cluster, { user: 'frende_app', password: wrongPassword, database: 'frende' });
     serverLog = await waitForLog(g.cluster, /password authentication failed for user/, 5);
     const config = resolveAlertsConfig(loadAlertsConfigFile(examplePath(TEAM, 'alerts.yaml')), {
       log: { files: [serverLog] },

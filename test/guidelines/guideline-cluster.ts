@@ -260,3 +260,15 @@ export async function assertTeamAudit(
   }
   return report;
 }
+
+/** Makes `count` real login attempts with a wrong password; each must be refused with 28P01. */
+export async function failLogins(
+  cluster: Cluster,
+  login: { user: string; password: string; database: string },
+  count = 5,
+): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const bad = new pg.Client({ connectionString: cluster.url(login), ssl: { rejectUnauthorized: false } });
+    await assert.rejects(bad.connect(), { code: '28P01' });
+  }
+}

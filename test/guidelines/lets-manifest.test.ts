@@ -24,6 +24,7 @@ import {
   adminPool,
   examplePath,
   assertTeamAudit,
+  failLogins,
   captureLogger,
   readServerConf,
   inDatabase,
@@ -235,17 +236,7 @@ describe('lets-manifest', () => {
   });
 
   test('alerts.yaml: failed login attempts fire', async () => {
-    for (let i = 0; i < 5; i++) {
-      const bad = new pg.Client({
-        connectionString: g.cluster.url({
-          user: 'lets_manifest_user',
-          password: wrongPassword,
-          database: DB,
-        }),
-        ssl: { rejectUnauthorized: false },
-      });
-      await assert.rejects(bad.connect(), { code: '28P01' });
-    }
+    await failLogins(g.cluster, { user: 'lets_manifest_user', password: wrongPassword, database: DB });
     const log = await waitForLog(g.cluster, /password authentication failed for user/, 5);
     const config = resolveAlertsConfig(loadAlertsConfigFile(examplePath(TEAM, 'alerts.yaml')), {
       log: { files: [log] },
