@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Secret } from '../redact/secret.js';
 import { scramSha256Verifier } from '../sql/scram-verifier.js';
 import { createPki } from '../testing/pki.js';
@@ -36,21 +35,6 @@ function summary(report: AuditReport): string {
     .filter((f) => f.status === 'fail' && atOrAbove(f.severity, 'high'))
     .map((f) => f.id);
   return `${s.pass} passed, ${s.fail} failed (${s.failing.critical} critical, ${s.failing.high} high, ${s.failing.medium} medium, ${s.failing.low} low), ${s.skip} skipped${ids.length ? `; e.g. ${ids.slice(0, 6).join(', ')}` : ''}`;
-}
-
-async function inDatabase(cluster: Cluster, database: string, sql: string): Promise<void> {
-  const client = new pg.Client({
-    host: cluster.socketDir,
-    port: cluster.port,
-    user: cluster.superuser,
-    database,
-  });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 export async function runAuditDemo(options: AuditDemoOptions): Promise<string> {
@@ -120,8 +104,7 @@ export async function runAuditDemo(options: AuditDemoOptions): Promise<string> {
       `ALTER ROLE shop NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT 20 PASSWORD '${scramSha256Verifier(password)}'`,
     );
     await cluster.adminQuery('GRANT pg_monitor TO shop');
-    await inDatabase(
-      cluster,
+    await cluster.queryIn(
       'postgres',
       `ALTER ROLE shop VALID UNTIL '${validUntil}';
        REVOKE ALL ON DATABASE postgres FROM PUBLIC; REVOKE ALL ON DATABASE shop FROM PUBLIC;
@@ -131,8 +114,7 @@ export async function runAuditDemo(options: AuditDemoOptions): Promise<string> {
        ALTER ROLE shop IN DATABASE shop SET idle_in_transaction_session_timeout = '60s';
        ALTER ROLE shop IN DATABASE shop SET lock_timeout = '10s';`,
     );
-    await inDatabase(
-      cluster,
+    await cluster.queryIn(
       'shop',
       `GRANT SELECT ON pg_catalog.pg_hba_file_rules TO shop; GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO shop;
        GRANT SELECT ON pg_catalog.pg_file_settings TO shop; GRANT EXECUTE ON FUNCTION pg_catalog.pg_show_all_file_settings() TO shop;`,

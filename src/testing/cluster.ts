@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Pool, QueryResultRow } from 'pg';
+import pg, { type Pool, type QueryResultRow } from 'pg';
 import { ConfigError } from '../errors.js';
-import { SUPERUSER, openAdminPool, withAdminClient } from './admin-connection.js';
+import { SUPERUSER, adminClientConfig, openAdminPool, withAdminClient } from './admin-connection.js';
 import { track, untrack, type TrackedCluster } from './cluster-registry.js';
 import {
   validateOptions,
@@ -131,6 +131,20 @@ export class Cluster {
   /** Whether the postmaster process is alive. */
   get running(): boolean {
     return this.#process?.running ?? false;
+  }
+
+  /**
+   * Runs `sql` (one or more statements) as the superuser in `database`, over
+   * the unix socket, on a connection of its own.
+   */
+  async queryIn(database: string, sql: string): Promise<void> {
+    const client = new pg.Client({ ...adminClientConfig(this.socketDir, this.#port), database });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
   }
 
   /**

@@ -27,7 +27,6 @@ import {
   assertTeamAudit,
   failLogins,
   captureLogger,
-  inDatabase,
   parseEnvExample,
   prepareLogin,
   readExample,
@@ -87,8 +86,7 @@ before(async () => {
     { password: new Secret(password), expiresDays: 90 },
   );
   await g.cluster.createDatabase('production');
-  await inDatabase(
-    g.cluster,
+  await g.cluster.queryIn(
     'production',
     'CREATE TABLE users (id bigint PRIMARY KEY); CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint)',
   );

@@ -29,7 +29,6 @@ import {
   failLogins,
   captureLogger,
   readServerConf,
-  inDatabase,
   parseEnvExample,
   prepareLogin,
   readExample,
@@ -84,8 +83,7 @@ before(async () => {
     conf: readServerConf(TEAM),
   });
   await g.cluster.createDatabase('frende');
-  await inDatabase(
-    g.cluster,
+  await g.cluster.queryIn(
     'frende',
     'CREATE TABLE matches (id bigint PRIMARY KEY, score int); INSERT INTO matches SELECT g, g FROM generate_series(1, 200) g',
   );

@@ -129,22 +129,6 @@ export async function startGuidelineCluster(options: {
   };
 }
 
-/** Runs `sql` as the harness superuser in `database` (over the private unix socket). */
-export async function inDatabase(cluster: Cluster, database: string, sql: string): Promise<void> {
-  const client = new pg.Client({
-    host: cluster.socketDir,
-    port: cluster.port,
-    user: cluster.superuser,
-    database,
-  });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A pool as the harness superuser over the unix socket: what `pgwarden roles apply` and backups run as here. */
 export function adminPool(cluster: Cluster, database: string): Promise<WardenPool> {
   return createPool({
@@ -179,8 +163,7 @@ export async function prepareLogin(
   );
   await cluster.adminQuery(`GRANT pg_monitor TO ${quoted}`);
   for (const database of databases) {
-    await inDatabase(
-      cluster,
+    await cluster.queryIn(
       database,
       `GRANT SELECT ON pg_catalog.pg_hba_file_rules TO ${quoted};
        GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO ${quoted};

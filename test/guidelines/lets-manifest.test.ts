@@ -27,7 +27,6 @@ import {
   failLogins,
   captureLogger,
   readServerConf,
-  inDatabase,
   parseEnvExample,
   prepareLogin,
   readExample,
@@ -73,8 +72,7 @@ before(async () => {
   });
   await g.cluster.createDatabase(DB);
   await g.cluster.createDatabase('lets_manifest_test');
-  await inDatabase(
-    g.cluster,
+  await g.cluster.queryIn(
     DB,
     `CREATE TABLE users (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), username text NOT NULL UNIQUE,
        created_at timestamptz NOT NULL DEFAULT now());

@@ -28,7 +28,6 @@ import {
   failLogins,
   captureLogger,
   readServerConf,
-  inDatabase,
   parseEnvExample,
   prepareLogin,
   readExample,
@@ -112,8 +111,7 @@ before(async () => {
     JSON.stringify({ engine: 'postgres', username: 'app_user', password: wrongPassword }),
   );
   await g.cluster.createDatabase('app_db');
-  await inDatabase(
-    g.cluster,
+  await g.cluster.queryIn(
     'app_db',
     'CREATE TABLE invoices (id bigint PRIMARY KEY, amount numeric); INSERT INTO invoices SELECT g, g FROM generate_series(1, 100) g',
   );

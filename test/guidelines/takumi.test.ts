@@ -29,7 +29,6 @@ import {
   failLogins,
   captureLogger,
   failingAtOrAboveMedium,
-  inDatabase,
   parseEnvExample,
   prepareLogin,
   readExample,
@@ -100,8 +99,7 @@ before(async () => {
   aws.createSecret('takumi/production/DB_PASSWORD', password);
   vault.writeKv('secret', 'takumi/production', { DB_PASSWORD: password, DB_USER: 'takumi_prod' });
   await g.cluster.createDatabase('takumi');
-  await inDatabase(
-    g.cluster,
+  await g.cluster.queryIn(
     'takumi',
     'CREATE TABLE orders (id bigint PRIMARY KEY, total numeric); INSERT INTO orders SELECT g, g FROM generate_series(1, 100) g',
   );

@@ -6,9 +6,7 @@ import { blockingFindings } from '../../audit/report-model.js';
 import { runAudit } from '../../audit/runner.js';
 import { parseSeverity } from '../../audit/severity.js';
 import { ignoreFlags, loadSuppressions, SUPPRESSIONS_FILE } from '../../audit/suppressions.js';
-import { normalizeEnvironment } from '../../config/environment.js';
-import { POLICY_PROFILES, type PolicyProfile } from '../../config/schema.js';
-import { CliUsageError } from '../../errors.js';
+import { connectionOptions } from '../connection-flags.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 
 export interface AuditFlags {
@@ -41,19 +39,7 @@ export async function auditCommand(flags: AuditFlags): Promise<number> {
 }
 
 async function run(flags: AuditFlags): Promise<number> {
-  const environment = flags.env === undefined ? undefined : normalizeEnvironment(flags.env);
-  if (flags.env !== undefined && !environment) {
-    throw new CliUsageError(`--env "${flags.env}" is not an environment.`, {
-      option: '--env',
-      fix: 'Use production, staging, development or test.',
-    });
-  }
-  if (flags.policy !== undefined && !(POLICY_PROFILES as readonly string[]).includes(flags.policy)) {
-    throw new CliUsageError(`--policy "${flags.policy}" is not a policy profile.`, {
-      option: '--policy',
-      fix: 'Use standard or strict.',
-    });
-  }
+  const connection = connectionOptions(flags);
   const format = parseReportFormat(flags.format ?? 'text');
   const failOn = parseSeverity(flags.failOn ?? 'high', '--fail-on');
   const suppressionsPath = flags.suppressions ?? SUPPRESSIONS_FILE;
@@ -65,9 +51,7 @@ async function run(flags: AuditFlags): Promise<number> {
 
   const progress = process.stderr.isTTY === true;
   const report = await runAudit({
-    ...(flags.url !== undefined ? { url: flags.url } : {}),
-    ...(environment ? { environment } : {}),
-    ...(flags.policy ? { policy: flags.policy as PolicyProfile } : {}),
+    ...connection,
     failOn,
     suppressions,
     ...(baseline ? { baseline } : {}),

@@ -1,8 +1,6 @@
-import { normalizeEnvironment } from '../../config/environment.js';
-import { POLICY_PROFILES, type PolicyProfile } from '../../config/schema.js';
 import { runDoctor, type DoctorReport } from '../../doctor/doctor.js';
-import { CliUsageError } from '../../errors.js';
 import { redactValue } from '../../redact/redactor.js';
+import { connectionOptions } from '../connection-flags.js';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 
 interface DoctorFlags {
@@ -13,23 +11,9 @@ interface DoctorFlags {
 }
 
 export async function doctorCommand(flags: DoctorFlags): Promise<number> {
-  const environment = flags.env === undefined ? undefined : normalizeEnvironment(flags.env);
-  if (flags.env !== undefined && !environment) {
-    throw new CliUsageError(`--env "${flags.env}" is not an environment.`, {
-      option: '--env',
-      fix: 'Use production, staging, development or test.',
-    });
-  }
-  if (flags.policy !== undefined && !(POLICY_PROFILES as readonly string[]).includes(flags.policy)) {
-    throw new CliUsageError(`--policy "${flags.policy}" is not a policy profile.`, {
-      option: '--policy',
-      fix: 'Use standard or strict.',
-    });
-  }
+  const connection = connectionOptions(flags);
   const report = await runDoctor({
-    ...(flags.url !== undefined ? { url: flags.url } : {}),
-    ...(environment ? { environment } : {}),
-    ...(flags.policy ? { policy: flags.policy as PolicyProfile } : {}),
+    ...connection,
   });
   process.stdout.write(
     flags.json ? `${JSON.stringify(redactValue(report), null, 2)}\n` : formatDoctor(report),
