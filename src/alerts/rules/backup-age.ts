@@ -10,7 +10,7 @@ import { PgwardenError } from '../../errors.js';
 import { formatDuration } from '../../monitor/duration.js';
 import type { AlertsConfig } from '../config.js';
 import { RULE_TITLES, skipped, type RuleResult } from '../rule-result.js';
-import { DISABLED } from './auth-failures.js';
+import { DISABLED } from './log-rule.js';
 
 const HOUR_MS = 3_600_000;
 

@@ -15,7 +15,7 @@ import {
 } from '../../secrets/keychain-store-format.js';
 import type { AlertsConfig } from '../config.js';
 import { RULE_TITLES, skipped, type RuleResult } from '../rule-result.js';
-import { DISABLED } from './auth-failures.js';
+import { DISABLED } from './log-rule.js';
 
 const DAY_MS = 86_400_000;
 

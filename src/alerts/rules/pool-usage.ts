@@ -6,7 +6,7 @@
  */
 import type { AlertsConfig } from '../config.js';
 import { skipped, type RuleResult } from '../rule-result.js';
-import { DISABLED } from './auth-failures.js';
+import { DISABLED } from './log-rule.js';
 
 export const POOL_USAGE_THRESHOLD_PERCENT = 90;
 

@@ -6,7 +6,7 @@
 import type { TlsSessionInfo } from '../../tls/session-info.js';
 import type { AlertsConfig } from '../config.js';
 import { RULE_TITLES, skipped, type RuleResult } from '../rule-result.js';
-import { DISABLED } from './auth-failures.js';
+import { DISABLED } from './log-rule.js';
 
 const DAY_MS = 86_400_000;
 

@@ -6,7 +6,7 @@ import { formatDuration } from '../../monitor/duration.js';
 import type { MonitorSnapshot } from '../../monitor/snapshot.js';
 import type { AlertsConfig } from '../config.js';
 import { RULE_TITLES, skipped, type RuleResult } from '../rule-result.js';
-import { DISABLED } from './auth-failures.js';
+import { DISABLED } from './log-rule.js';
 
 export function slowQueriesRule(
   config: AlertsConfig,

@@ -10,10 +10,10 @@
  * line and is chosen by the client; see docs/alerts.md for what that allows.
  */
 import type { AlertsConfig } from '../config.js';
-import { describeCounts, inWindow, logWindow, topCounts, type LogEvidence } from '../log-evidence.js';
+import { describeCounts, inWindow, topCounts, type LogEvidence } from '../log-evidence.js';
 import { isLocal } from '../log/security-events.js';
 import { RULE_TITLES, skipped, type RuleResult } from '../rule-result.js';
-import { DISABLED, emptyEvidence, NOTHING_PARSED } from './auth-failures.js';
+import { startLogRule } from './log-rule.js';
 
 export interface ServerLogSettings {
   /** The server's log_connections, when connected. */
@@ -27,25 +27,10 @@ export function unencryptedConnectionsRule(
   now: number,
 ): RuleResult {
   const rule = config.rules['unencrypted-connections'];
-  const base = {
-    severity: rule.severity,
-    threshold: rule.threshold,
-    unit: 'count' as const,
-    source: 'server log',
-  };
-  const window = logWindow(
-    'skip' in evidence ? emptyEvidence : evidence,
-    rule.windowMs,
-    config.log.windowEnd,
-    now,
-  );
-  const skip = (reason: string): RuleResult =>
-    skipped('unencrypted-connections', { ...base, window: window.label }, reason);
-  if (!rule.enabled) return skip(DISABLED);
-  if ('skip' in evidence) return skip(evidence.skip);
-  if (evidence.entries === 0) return skip(NOTHING_PARSED(evidence));
-
-  const plain = inWindow(evidence.events, window).filter(
+  const start = startLogRule('unencrypted-connections', config, evidence, now);
+  if (start.skip) return start.skip;
+  const { window, base } = start;
+  const plain = inWindow(start.evidence.events, window).filter(
     (e) =>
       (e.kind === 'connection-authorized' || e.kind === 'hba-rejected') && !e.encrypted && !isLocal(e.host),
   );
@@ -54,14 +39,16 @@ export function unencryptedConnectionsRule(
   const observed = plain.length;
   const fired = observed >= rule.threshold;
   const notes = [...window.notes];
-  if (evidence.unknownOrigin > 0) {
+  if (start.evidence.unknownOrigin > 0) {
     notes.push(
-      `${evidence.unknownOrigin} session(s) could not be told apart from unix-socket ones (log_line_prefix has no %p): they count as TCP.`,
+      `${start.evidence.unknownOrigin} session(s) could not be told apart from unix-socket ones (log_line_prefix has no %p): they count as TCP.`,
     );
   }
-  const loggingConnections = server.logConnections ?? evidence.connectionLines > 0;
+  const loggingConnections = server.logConnections ?? start.evidence.connectionLines > 0;
   if (!loggingConnections && !fired) {
-    return skip(
+    return skipped(
+      'unencrypted-connections',
+      { ...base, window: window.label },
       server.logConnections === false
         ? 'log_connections is off, so sessions without TLS are not logged (only refusals are); set log_connections = on'
         : 'the log has no "connection received" line, so log_connections seems off and sessions without TLS are not logged; set log_connections = on',
