@@ -81,6 +81,38 @@ async function acquire(pool: WardenPool, timeoutMs: number): Promise<pg.PoolClie
   }
 }
 
+/** A pooled connection the server already closed (admin shutdown, restart): worth one retry. */
+function isStaleConnection(error: unknown): boolean {
+  const coded = error instanceof PgwardenError ? error : classifyQueryError(error);
+  const sqlstate = (coded as { sqlstate?: string }).sqlstate;
+  return (
+    coded.code === 'PGW_QUERY_CONNECTION_LOST' || (sqlstate !== undefined && /^57P0[123]$/.test(sqlstate))
+  );
+}
+
+/**
+ * Runs `work` on a pooled connection. A failed connection is discarded, never
+ * returned to the pool; if it was a stale one, the check retries once on a
+ * fresh connection, so a single dead idle socket is not reported as an outage.
+ */
+async function onConnection<T>(
+  pool: WardenPool,
+  timeoutMs: number,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const client = await acquire(pool, timeoutMs);
+    try {
+      const result = await work(client);
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(error instanceof Error ? error : true);
+      if (attempt > 0 || !isStaleConnection(error)) throw error;
+    }
+  }
+}
+
 /** Whether the pool can serve a query now, and if not, why. */
 export async function checkReady(pool: WardenPool, options: HealthOptions = {}): Promise<ReadyReport> {
   const stats = pool.stats();
@@ -90,12 +122,7 @@ export async function checkReady(pool: WardenPool, options: HealthOptions = {}):
     return { status: 'fail', reason: 'exhausted', code: 'PGW_POOL_EXHAUSTED', pool: stats };
   }
   try {
-    const client = await acquire(pool, options.timeoutMs ?? 2000);
-    try {
-      await client.query(';');
-    } finally {
-      client.release();
-    }
+    await onConnection(pool, options.timeoutMs ?? 2000, (client) => client.query(';'));
     return { status: 'ok', reason: 'ok', pool: pool.stats() };
   } catch (error) {
     return { status: 'fail', ...reasonOf(error), pool: pool.stats() };
@@ -106,8 +133,7 @@ export async function checkReady(pool: WardenPool, options: HealthOptions = {}):
 export async function checkDatabase(pool: WardenPool, options: HealthOptions = {}): Promise<DatabaseReport> {
   const started = performance.now();
   try {
-    const client = await acquire(pool, options.timeoutMs ?? 2000);
-    try {
+    return await onConnection(pool, options.timeoutMs ?? 2000, async (client): Promise<DatabaseReport> => {
       const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
       const tls = tlsSessionInfo(clientStream(client));
       return {
@@ -117,9 +143,7 @@ export async function checkDatabase(pool: WardenPool, options: HealthOptions = {
         tls: tls ? { protocol: tls.protocol, certificateDaysLeft: tls.certificate?.daysLeft } : null,
         serverVersion: rows[0]?.v ?? '',
       };
-    } finally {
-      client.release();
-    }
+    });
   } catch (error) {
     return { status: 'fail', ...reasonOf(error), tls: null };
   }
