@@ -231,8 +231,14 @@ describe('vault-database backend (real PostgreSQL roles)', () => {
     assert.notEqual(second.user, first.user);
     await provider.close?.();
     // Only this provider's roles: an earlier test's rolled lease may still be running out.
-    const mine = (await dynamicRoles()).filter((name) => name === first.user || name === second.user);
-    assert.deepEqual(mine, []);
+    const mine = async () =>
+      (await dynamicRoles()).filter((name) => name === first.user || name === second.user);
+    await waitFor(
+      'both leases revoked and their roles dropped',
+      async () => (await mine()).length === 0,
+      3_000,
+    );
+    assert.deepEqual(await mine(), []);
   });
 
   test('unknown role, sealed Vault, connection refused, policy denied: coded errors naming the backend and the fix', async () => {
