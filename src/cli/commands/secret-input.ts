@@ -75,8 +75,10 @@ export function promptHidden(
       }),
     );
   }
-  output.write(question);
+  // Echo off before the question appears: an answer typed the moment the
+  // prompt shows must never be echoed by the terminal.
   input.setRawMode(true);
+  output.write(question);
   input.setEncoding('utf8');
   input.resume();
   return new Promise((resolve, reject) => {
