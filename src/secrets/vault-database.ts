@@ -129,12 +129,14 @@ class VaultDatabaseProvider implements SecretProvider {
     await Promise.all(this.#revoking);
     const leases = [...this.#held.values()].filter((l) => l.expiresAt > Date.now());
     this.#held.clear();
-    const results = await Promise.allSettled(
-      leases.map((lease) =>
-        this.#session.request('PUT', 'sys/leases/revoke', { body: { lease_id: lease.id } }),
-      ),
-    );
-    const failed = results.filter((r) => r.status === 'rejected').length;
+    // One at a time: Vault's revocation statements run DROP OWNED BY, and two of those
+    // touching one grant at once fail in PostgreSQL with "tuple concurrently updated".
+    let failed = 0;
+    for (const lease of leases) {
+      await this.#session
+        .request('PUT', 'sys/leases/revoke', { body: { lease_id: lease.id } })
+        .catch(() => failed++);
+    }
     if (failed > 0) {
       logSecretEvent(this.#logger, {
         level: 'warn',

@@ -161,6 +161,7 @@ export class VaultServer {
   readonly #sockets = new Set<Socket>();
   readonly #tokens = new Map<string, TokenState>();
   readonly #kv = new Map<string, KvEntry>();
+  #stopping = false;
   /** Revocations in flight, awaited by stop() and revokeAllLeases(). */
   readonly #pending = new Set<Promise<unknown>>();
   #address = '';
@@ -229,6 +230,7 @@ export class VaultServer {
 
   /** Closes the listener and open connections; lease timers stop, roles are not dropped. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     for (const lease of this.leases.values()) clearTimeout(lease.timer);
     await Promise.allSettled([...this.#pending]);
     if (!this.#server.listening) return;
@@ -545,6 +547,15 @@ export class VaultServer {
     this.#pending.add(work);
     try {
       await work;
+    } catch (error) {
+      // Like Vault: a failed revocation leaves the lease in place and is retried
+      // (Vault's expiration manager backs off; one second is enough here), and the
+      // caller gets a 400 naming the failure.
+      lease.revoked = false;
+      if (!this.#stopping)
+        lease.timer = setTimeout(() => void this.#revokeLease(lease).catch(() => undefined), 1_000);
+      lease.timer?.unref();
+      throw new VaultError(400, [`failed to revoke lease: ${(error as Error).message}`]);
     } finally {
       this.#pending.delete(work);
     }
