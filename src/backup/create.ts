@@ -10,7 +10,6 @@
  * the counts run in that transaction while pg_dump reads.
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PgwardenError } from '../errors.js';
@@ -48,6 +47,7 @@ import {
 import { findPgTool } from './pg-tools.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import { countRows } from './row-counts.js';
+import { startWriteBehind } from './write-behind.js';
 
 export interface CreateBackupOptions extends ConnectionInput {
   /** Backup directory; created with mode 0700 when missing, refused when group or others can enter it. */
@@ -103,6 +103,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   let session: LibpqSession | undefined;
   let tool: ToolProcess | undefined;
   let temp: string | undefined;
+  let stopWriteBehind: (() => void) | undefined;
   try {
     if (signal?.aborted) throw interrupted('backup');
     pool = await raceAbort(
@@ -167,12 +168,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
 
+      let fd: number;
+      try {
+        fd = openSync(paths.temp, 'wx', 0o600);
+      } catch (error) {
+        throw ioError(error, `creating ${paths.temp}`); // not ours to remove (EEXIST) or never created
+      }
       temp = paths.temp;
-      const out = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: STREAM_BUFFER });
-      await once(out, 'open').catch((error: unknown) => {
-        temp = undefined; // not ours to remove (EEXIST) or never created
-        throw ioError(error, `creating ${paths.temp}`);
-      });
+      const out = createWriteStream('', { fd, highWaterMark: STREAM_BUFFER });
+      stopWriteBehind = startWriteBehind(out, fd);
       tool = spawnTool(
         dump.path,
         [
@@ -289,6 +293,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     if (signal?.aborted) throw interrupted('backup');
     throw error instanceof PgwardenError ? error : ioError(error, 'creating the backup');
   } finally {
+    stopWriteBehind?.();
     await tool?.stop();
     if (temp) rmSync(temp, { force: true });
     session?.dispose();

@@ -29,7 +29,7 @@ export class HashTap extends Transform {
   }
 }
 
-const COALESCE_BYTES = 512 * 1024;
+const COALESCE_BYTES = 1024 * 1024;
 
 /**
  * Counts bytes without hashing (the dump size before compression), and
