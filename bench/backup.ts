@@ -3,24 +3,27 @@
 // incompressible text, at two sizes. Prints medians and ratios; absolute
 // numbers are noise on shared machines. Not part of `npm test`.
 //
-//   node --import tsx bench/backup.ts              # sizes 250 and 550 MB, 2 rounds
+//   node --import tsx bench/backup.ts              # sizes 250 and 550 MB, 3 rounds
 //   BENCH_SIZES_MB=550 BENCH_ROUNDS=3 node --import tsx bench/backup.ts
 //
 // The CLI is run from dist/ (built here first with tsconfig.build.json), so
 // tsx's transpiling is not part of the measured time.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createCompressor } from '../src/backup/compression.js';
 import { resolveConfig } from '../src/config/resolve.js';
 import { libpqEnvironment } from '../src/backup/libpq-env.js';
 import { generateKeyFile } from '../src/backup/keys/key-file.js';
 import { startCluster } from '../src/testing/index.js';
 
 const SIZES_MB = (process.env.BENCH_SIZES_MB ?? '250,550').split(',').map(Number);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const MiB = 1024 * 1024;
 
 function median(values: number[]): number {
@@ -31,9 +34,20 @@ function median(values: number[]): number {
 
 interface Run {
   ms: number;
+  /** Core-seconds the whole machine was busy during the run (/proc/stat): the tool, the server, everything. */
+  busyCoreS: number;
   peakRssKiB: number;
   stdout: string;
 }
+
+/** Busy and total jiffies of all cores since boot, from the first line of /proc/stat. */
+function cpuJiffies(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+const JIFFIES_PER_S = 100; // USER_HZ on Linux
 
 /** Runs a process to completion; polls /proc/<pid>/status for VmHWM (peak RSS). */
 async function timed(
@@ -43,6 +57,7 @@ async function timed(
   stdoutTo?: string,
 ): Promise<Run> {
   const out = stdoutTo ? await open(stdoutTo, 'w') : undefined;
+  const cpuBefore = cpuJiffies();
   const started = performance.now();
   const child = spawn(command, args, { env, stdio: ['ignore', out ? out.fd : 'pipe', 'pipe'] });
   let stdout = '';
@@ -60,10 +75,37 @@ async function timed(
   }, 20);
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const ms = performance.now() - started;
+  const busyCoreS = (cpuJiffies().busy - cpuBefore.busy) / JIFFIES_PER_S;
   clearInterval(poll);
   await out?.close();
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`);
-  return { ms, peakRssKiB: peak, stdout };
+  return { ms, busyCoreS, peakRssKiB: peak, stdout };
+}
+
+/** `node -e` script: runs argv[1..] with stdout piped into this process, which drops it. */
+const DISCARD_CHILD_OUTPUT = `const c = require('node:child_process').spawn(process.argv[1], process.argv.slice(2), { stdio: ['ignore', 'pipe', 'inherit'] });
+c.stdout.on('data', () => {});
+c.on('close', (code) => process.exit(code ?? 1));`;
+
+/**
+ * CPU seconds (all threads of this process) that pgwarden's brotli settings
+ * need for a file: together with pg_dump's own CPU it bounds from below what
+ * any pipeline that dumps and compresses can take on this machine's cores.
+ * Reading the file is measured alone first (which also brings it into the page
+ * cache) and subtracted.
+ */
+async function compressionCpuSeconds(file: string): Promise<number> {
+  const discard = () => new Writable({ write: (_chunk, _encoding, done) => done() });
+  const read = () => createReadStream(file, { highWaterMark: 1024 * 1024 });
+  const cpu = async (run: () => Promise<void>) => {
+    const before = process.cpuUsage();
+    await run();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1e6;
+  };
+  const reading = await cpu(() => pipeline(read(), discard()));
+  const compressing = await cpu(() => pipeline(read(), createCompressor('brotli'), discard()));
+  return compressing - reading;
 }
 
 function build(): void {
@@ -97,6 +139,11 @@ interface SizeResult {
   dbBytes: number;
   dumpZ0: number[];
   dumpZ0File: number[];
+  /** Machine busy core-seconds while a Node process reads `pg_dump -Z0` from a pipe and discards it. */
+  dumpIntoNodeBusy: number[];
+  /** CPU seconds brotli (pgwarden's settings) takes over the `-Z0` dump, alone in this process. */
+  brotliCpuS: number;
+  createBusy: number[];
   dumpDefault: number[];
   dumpDefaultBytes: number;
   create: number[];
@@ -137,6 +184,9 @@ try {
            INSERT INTO noise SELECT g, encode(gen_random_bytes(750), 'base64') FROM generate_series(1, ${noiseRows}) g;`,
           '-c',
           'VACUUM ANALYZE',
+          // The generated data's dirty buffers written now, not during the first measurements.
+          '-c',
+          'CHECKPOINT',
         ],
         session.env,
       );
@@ -150,6 +200,9 @@ try {
         dbBytes,
         dumpZ0: [],
         dumpZ0File: [],
+        dumpIntoNodeBusy: [],
+        brotliCpuS: 0,
+        createBusy: [],
         dumpDefault: [],
         dumpDefaultBytes: 0,
         create: [],
@@ -170,9 +223,21 @@ try {
           },
         ],
         [
+          'pg_dump -Fc -Z0 | node (discards)',
+          async () => {
+            const run = await timed(
+              process.execPath,
+              ['-e', DISCARD_CHILD_OUTPUT, bin('pg_dump'), '-Fc', '-Z0'],
+              session.env,
+            );
+            result.dumpIntoNodeBusy.push(run.busyCoreS);
+          },
+        ],
+        [
           'pg_dump -Fc -Z0 > file',
           async () => {
             result.dumpZ0File.push((await timed(bin('pg_dump'), ['-Fc', '-Z0'], session.env, z0File)).ms);
+            if (result.brotliCpuS === 0) result.brotliCpuS = await compressionCpuSeconds(z0File);
             rmSync(z0File, { force: true });
           },
         ],
@@ -213,6 +278,7 @@ try {
             };
             lastBackup = json.id;
             result.create.push(run.ms);
+            result.createBusy.push(run.busyCoreS);
             result.createBytes = json.fileBytes;
             result.createRss.push(run.peakRssKiB);
           },
@@ -310,7 +376,24 @@ for (const r of results) {
     `| ${(r.dbBytes / MiB).toFixed(0)} MiB | ${s(z0)} | ${s(z0f)} | ${s(fc)} | ${s(cr)} | ${(cr / z0).toFixed(2)} | ${(cr / z0f).toFixed(2)} | ${(cr / fc).toFixed(2)} | ${(r.dumpDefaultBytes / MiB).toFixed(1)} MiB | ${(r.createBytes / MiB).toFixed(1)} MiB | ${(r.createBytes / r.dumpDefaultBytes).toFixed(2)} | ${(Math.max(...r.createRss) / 1024).toFixed(0)} MiB | ${s(rp)} | ${s(rw)} | ${(rw / rp).toFixed(2)} |`,
   );
 }
+const cores = availableParallelism();
 lines.push(
+  '',
+  `CPU budget on ${cores} cores (core-seconds the whole machine was busy, medians; brotli measured alone over the -Z0 dump):`,
+  '',
+  '| DB size | pg_dump -Z0 \\| node, busy | brotli CPU | create, busy | floor = (pg_dump \\| node + brotli) ÷ cores | floor ÷ -Z0 /dev/null |',
+  '| --- | --- | --- | --- | --- | --- |',
+);
+for (const r of results) {
+  const dumpBusy = median(r.dumpIntoNodeBusy);
+  const floor = Math.max(median(r.dumpZ0) / 1000, (dumpBusy + r.brotliCpuS) / cores);
+  lines.push(
+    `| ${(r.dbBytes / MiB).toFixed(0)} MiB | ${dumpBusy.toFixed(2)} | ${r.brotliCpuS.toFixed(2)} | ${median(r.createBusy).toFixed(2)} | ${floor.toFixed(2)} s | ${(floor / (median(r.dumpZ0) / 1000)).toFixed(2)} |`,
+  );
+}
+lines.push(
+  '',
+  'The floor counts only dumping into a Node process and compressing; it leaves out what else create must do (start Node and connect before pg_dump starts, encrypt, hash, write the file, count rows): no Node pipeline that compresses with brotli can be faster on this machine.',
   '',
   'Targets (issue 6): create ≤ 1.1 × pg_dump -Z0 and ≤ 0.7 × pg_dump -Fc; size ≤ pg_dump -Fc; peak RSS ≤ 128 MiB and flat across sizes; restore ≤ 1.05 × pg_restore.',
 );

@@ -47,7 +47,6 @@ import {
 import { findPgTool } from './pg-tools.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import { countRows } from './row-counts.js';
-import { startWriteBehind } from './write-behind.js';
 
 export interface CreateBackupOptions extends ConnectionInput {
   /** Backup directory; created with mode 0700 when missing, refused when group or others can enter it. */
@@ -103,7 +102,6 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   let session: LibpqSession | undefined;
   let tool: ToolProcess | undefined;
   let temp: string | undefined;
-  let stopWriteBehind: (() => void) | undefined;
   try {
     if (signal?.aborted) throw interrupted('backup');
     pool = await raceAbort(
@@ -176,7 +174,6 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       }
       temp = paths.temp;
       const out = createWriteStream('', { fd, highWaterMark: STREAM_BUFFER });
-      stopWriteBehind = startWriteBehind(out, fd);
       tool = spawnTool(
         dump.path,
         [
@@ -293,7 +290,6 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     if (signal?.aborted) throw interrupted('backup');
     throw error instanceof PgwardenError ? error : ioError(error, 'creating the backup');
   } finally {
-    stopWriteBehind?.();
     await tool?.stop();
     if (temp) rmSync(temp, { force: true });
     session?.dispose();
