@@ -1,6 +1,6 @@
 /**
  * `pgwarden audit` as a library call. Resolves the application's config as
- * the pool does, connects through createPool (the same secure path) from the
+ * the pool does, connects through a WardenPool (the same secure path) from the
  * application's own role, detects what that role can read, then lets each
  * area gather its facts in one round trip inside a read-only transaction and
  * its checks judge them. Nothing is created or changed on the server.
@@ -12,7 +12,7 @@ import { evaluateConfigPolicy } from '../config/policy.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { PgwardenError } from '../errors.js';
 import { classifyQueryError } from '../pool/classify-error.js';
-import { createPool, resolveWithSecrets, type CreatePoolOptions, type WardenPool } from '../pool/pool.js';
+import { resolveWithSecrets, WardenPool, type CreatePoolOptions } from '../pool/pool.js';
 import { createLogger } from '../logger.js';
 import { clientStream } from '../pool/warden-client.js';
 import { redact } from '../redact/redactor.js';
@@ -232,10 +232,10 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   const now = options.now ?? new Date();
   const env = options.env ?? process.env;
   // Resolved as the pool resolves it, secrets backend included (it may
-  // supply the host, the sslmode, the CA): the client checks judge that.
-  const resolution = await resolveWithSecrets(poolOptions(options), createLogger(undefined));
-  await resolution.credentials.close();
-  const { config } = resolution;
+  // supply the host, the sslmode, the CA): the client checks judge that. The
+  // session below uses these same credentials: one fetch, one Vault lease.
+  const logger = createLogger(undefined);
+  const { config, credentials } = await resolveWithSecrets(poolOptions(options), logger);
   const violations = evaluateConfigPolicy(config);
   const insecure = violations.filter((v) => TLS_RULES.has(v.code));
 
@@ -243,13 +243,14 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   let pool: WardenPool | undefined;
   if (isProductionLike(config.environment) && insecure.length > 0) {
     // Fail closed like doctor: in production a password never crosses an unverified link.
+    await credentials.close();
     state = {
       kind: 'skipped',
       reason: `not attempted in ${config.environment}: the configuration breaks ${insecure.map((v) => v.code).join(', ')} (see the client checks)`,
     };
   } else {
     try {
-      pool = await createPool(poolOptions(options));
+      pool = new WardenPool(config, logger, credentials);
       state = await openSession(pool);
     } catch (error) {
       state = { kind: 'failed', error: errorSummary(error) };

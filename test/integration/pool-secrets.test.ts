@@ -11,11 +11,13 @@ import {
   createPool,
   createRdsIamProvider,
   PgwardenError,
+  runAudit,
   type CreatePoolOptions,
   type RotationEvent,
   type WardenPool,
 } from '../../src/index.js';
 import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../support/aws-secrets-manager-server.js';
+import { runDoctor } from '../../src/doctor/doctor.js';
 import { VaultServer } from '../support/vault-server.js';
 import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
 
@@ -313,6 +315,48 @@ describe('Vault dynamic credentials through the pool', () => {
         await sleep(50);
       assert.equal(vault.activeLeases().length, 0);
       assert.ok(await roleGone(), `${current} still exists after close`);
+    } finally {
+      await vault.stop();
+    }
+  });
+});
+
+describe('tools on a secrets backend', () => {
+  test('audit and doctor each take one Vault lease, connect with it, and give it back', async () => {
+    const vault = await VaultServer.start({
+      database: {
+        execute: (sql) => cluster.adminQuery(sql),
+        password: newPassword,
+        roles: { auditor: { ttlSeconds: 60, maxTtlSeconds: 120 } },
+      },
+    });
+    try {
+      const token = vault.createToken({ ttlSeconds: 600 });
+      secrets.push(token);
+      const options = {
+        env: {
+          SECRETS_BACKEND: 'vault-database',
+          VAULT_ADDR: vault.address,
+          VAULT_TOKEN: token,
+          VAULT_DB_ROLE: 'auditor',
+        },
+        environment: 'test',
+        host: cluster.host,
+        port: cluster.port,
+        database: 'postgres',
+        sslMode: 'disable',
+      } as const;
+
+      const report = await runAudit(options);
+      assert.equal(report.connection.ok, true, JSON.stringify(report.connection.error));
+      assert.equal(vault.count('database/creds/'), 1, 'the audit fetched its credentials more than once');
+      assert.deepEqual(vault.activeLeases(), [], 'the audit left its lease behind');
+
+      const doctor = await runDoctor(options);
+      assert.equal(doctor.connection?.ok, true);
+      assert.equal(vault.count('database/creds/'), 2, 'doctor fetched its credentials more than once');
+      assert.deepEqual(vault.activeLeases(), [], 'doctor left its lease behind');
+      for (const value of secrets) assertNoCanary(JSON.stringify([report, doctor]), value);
     } finally {
       await vault.stop();
     }
