@@ -47,6 +47,8 @@ export interface RelationRow extends ObjectRow {
   readonly kind: string;
   /** A sequence owned by a table column (serial, identity): it follows the table. */
   readonly ownedByTable: boolean;
+  /** For a sequence owned by a column (serial, identity): the table's name. */
+  readonly owningTable: string | null;
 }
 
 export interface DefaultAclRow {
@@ -130,13 +132,14 @@ export async function readCatalog(
     name: string;
     kind: string;
     owner: string;
-    owned_by_table: boolean;
+    owning_table: string | null;
     acl: AclEntry[];
   }>(
     `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind, pg_get_userbyid(c.relowner) AS owner,
-            EXISTS (SELECT 1 FROM pg_depend dep
-                     WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid
-                       AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')) AS owned_by_table,
+            (SELECT t.relname FROM pg_depend dep JOIN pg_class t ON t.oid = dep.refobjid
+              WHERE dep.classid = 'pg_class'::regclass AND dep.objid = c.oid
+                AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
+              LIMIT 1) AS owning_table,
             ${ACL_JSON(`COALESCE(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))`)} AS acl
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
@@ -199,7 +202,8 @@ export async function readCatalog(
       name: r.name,
       kind: r.kind,
       owner: r.owner,
-      ownedByTable: r.owned_by_table,
+      ownedByTable: r.owning_table !== null,
+      owningTable: r.owning_table,
       acl: r.acl,
     })),
     ownedObjects: owned.rows,

@@ -8,7 +8,14 @@
 import { escapeLiteral } from 'pg';
 import { quoteIdentifier as q } from '../sql/sql.js';
 import { ConfigError } from '../errors.js';
-import { privilegesOf, readCatalog, type Catalog, type Queryable, type RoleRow } from './catalog.js';
+import {
+  privilegesOf,
+  readCatalog,
+  type Catalog,
+  type Queryable,
+  type RelationRow,
+  type RoleRow,
+} from './catalog.js';
 import { LOGIN_SETTINGS, type GroupSpec, type LoginSpec, type Preset, type RolesFile } from './roles-file.js';
 
 export interface PlannedStatement {
@@ -55,6 +62,12 @@ function tablePrivileges(preset: Preset, kind: string): string[] {
 }
 function sequencePrivileges(preset: Preset): string[] {
   return preset === 'app' ? ['USAGE'] : [];
+}
+
+/** Whether a group's grants reach a relation: all of its schemas, or only its listed tables and their sequences. */
+function covers(spec: GroupSpec, rel: RelationRow): boolean {
+  if (!spec.tables) return true;
+  return spec.tables.includes(rel.kind === 'S' ? (rel.owningTable ?? '') : rel.name);
 }
 
 const RELATION_KEYWORD: Record<string, string> = {
@@ -322,8 +335,9 @@ class PlanBuilder {
       for (const rel of this.catalog.relations) {
         // An owner's own rights are not grants; leave them alone.
         if (rel.schema !== schema || rel.owner === name) continue;
-        const wanted =
-          rel.kind === 'S'
+        const wanted = !covers(spec, rel)
+          ? []
+          : rel.kind === 'S'
             ? sequencePrivileges(spec.preset)
             : TABLE_KINDS.has(rel.kind)
               ? tablePrivileges(spec.preset, rel.kind)
@@ -336,7 +350,17 @@ class PlanBuilder {
           `${schema}.${rel.name}`,
         );
       }
-      this.defaultPrivileges(name, spec.preset, schema);
+      // A table list is a closed set: tables created later get nothing until they are listed.
+      this.defaultPrivileges(name, spec.tables ? undefined : spec.preset, schema);
+    }
+    for (const table of spec.tables ?? []) {
+      const found = this.catalog.relations.some(
+        (rel) => rel.name === table && rel.kind !== 'S' && spec.schemas.includes(rel.schema),
+      );
+      if (!found)
+        this.warnings.push(
+          `groups.${name}.tables: "${table}" is in none of ${spec.schemas.join(', ')}; nothing is granted on it until it exists and the file is applied again.`,
+        );
     }
   }
 
@@ -351,16 +375,19 @@ class PlanBuilder {
     if (extra.length)
       this.add(
         `REVOKE ${extra.join(', ')} ON ${target} FROM ${q(grantee)}`,
-        `${grantee} holds ${extra.join(', ')} on ${label} beyond its preset`,
+        `${grantee} holds ${extra.join(', ')} on ${label} beyond what the file grants`,
       );
   }
 
-  /** Future tables and sequences created by the schema's owners get the preset's privileges. */
-  defaultPrivileges(group: string, preset: Preset, schema: string): void {
+  /**
+   * Future tables and sequences created by the schema's owners get the
+   * preset's privileges; with no preset (a group limited to listed tables), none.
+   */
+  defaultPrivileges(group: string, preset: Preset | undefined, schema: string): void {
     for (const owner of this.ownersOf(schema)) {
       for (const [objtype, keyword, wanted] of [
-        ['r', 'TABLES', tablePrivileges(preset, 'r')],
-        ['S', 'SEQUENCES', sequencePrivileges(preset)],
+        ['r', 'TABLES', preset ? tablePrivileges(preset, 'r') : []],
+        ['S', 'SEQUENCES', preset ? sequencePrivileges(preset) : []],
       ] as const) {
         const row = this.catalog.defaultAcls.find(
           (d) => d.role === owner && d.schema === schema && d.objtype === objtype,

@@ -89,3 +89,21 @@ test('SUPERUSER, BYPASSRLS, REPLICATION and CREATEROLE are refused where they ar
     'CREATEDB',
   ]);
 });
+
+test('tables: narrows an app or readonly group; on a migrator it is refused at its line and column', () => {
+  const file = parseRolesFile(`
+groups:
+  orders_rw: { preset: app, schemas: [public], tables: [users, orders] }
+`);
+  assert.deepEqual(file.groups.orders_rw?.tables, ['users', 'orders']);
+  rejects(
+    `groups:\n  owner:\n    preset: migrator\n    schemas: [app]\n    tables: [users]\n`,
+    'PGW_ROLES_FILE_INVALID',
+    /^r\.yaml:5:5: groups\.owner\.tables: a migrator owns every object/,
+  );
+  rejects(
+    `groups:\n  ro: { preset: readonly, schemas: [public], tables: [] }\n`,
+    'PGW_ROLES_FILE_INVALID',
+    /groups\.ro\.tables/,
+  );
+});

@@ -12,6 +12,7 @@
  * groups:                      # NOLOGIN roles holding the grants
  *   app_rw:   { preset: app, schemas: [public] }
  *   app_ro:   { preset: readonly, schemas: [public] }
+ *   orders_rw: { preset: app, schemas: [public], tables: [users, orders] }  # only these tables
  * logins:                      # LOGIN roles inheriting from groups
  *   app_user:
  *     groups: [app_rw]
@@ -56,6 +57,12 @@ const attributes = z.array(z.enum(ATTRIBUTES)).default([]);
 const groupSchema = z.strictObject({
   preset: z.enum(PRESETS),
   schemas: z.array(objectName).min(1),
+  /**
+   * Limits an `app` or `readonly` group to these tables (and views) of its
+   * schemas, and the sequences they own: every other relation is revoked and
+   * future tables get nothing (no default privileges).
+   */
+  tables: z.array(objectName).min(1).optional(),
   attributes,
 });
 
@@ -151,6 +158,15 @@ function checkSemantics(file: RolesFile, doc: Document, lc: LineCounter, source:
           );
         }
       });
+    }
+  }
+  for (const [name, group] of Object.entries(file.groups)) {
+    if (group.tables && group.preset === 'migrator') {
+      throw invalid(
+        source,
+        keyPosition(doc, lc, ['groups', name], 'tables') ?? position(doc, lc, ['groups', name]),
+        `groups.${name}.tables: a migrator owns every object of its schemas; tables: limits only app and readonly groups`,
+      );
     }
   }
   for (const name of Object.keys(file.logins)) {

@@ -88,7 +88,7 @@ before(async () => {
   await g.cluster.createDatabase('production');
   await g.cluster.queryIn(
     'production',
-    'CREATE TABLE users (id bigint PRIMARY KEY); CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint)',
+    'CREATE TABLE users (id bigint PRIMARY KEY); CREATE TABLE orders (id bigint PRIMARY KEY, user_id bigint); CREATE TABLE payouts (id bigint PRIMARY KEY)',
   );
   const admin = await adminPool(g.cluster, 'production');
   try {
@@ -182,7 +182,7 @@ describe('dbcreds', { skip }, () => {
     assert.ok(checkExpiry(environments, { warnDays: 14 }).healthy.some((e) => e.name === 'prod'));
   });
 
-  test('roles.yaml: analytics_reader reads only; app_user reads and writes; neither can do more', async () => {
+  test('roles.yaml: analytics_reader reads only; app_user reads and writes users and orders only; neither can do more', async () => {
     const client = new pg.Client({
       host: g.cluster.socketDir,
       port: g.cluster.port,
@@ -200,6 +200,8 @@ describe('dbcreds', { skip }, () => {
         has_table_privilege('app_user', 'users', 'SELECT,INSERT,UPDATE,DELETE') AS app_rw_users,
         has_table_privilege('app_user', 'orders', 'SELECT,INSERT,UPDATE,DELETE') AS app_rw_orders,
         has_table_privilege('app_user', 'orders', 'TRUNCATE,REFERENCES,TRIGGER') AS app_more,
+        has_table_privilege('app_user', 'payouts', 'SELECT,INSERT,UPDATE,DELETE') AS app_other_table,
+        has_table_privilege('analytics_reader', 'payouts', 'SELECT') AS ro_other_table,
         has_schema_privilege('app_user', 'public', 'CREATE') AS app_create,
         has_database_privilege('app_user', 'postgres', 'CONNECT') AS app_postgres`);
       assert.deepEqual(rows[0], {
@@ -211,6 +213,8 @@ describe('dbcreds', { skip }, () => {
         app_rw_users: true,
         app_rw_orders: true,
         app_more: false,
+        app_other_table: false,
+        ro_other_table: true,
         app_create: false,
         app_postgres: false,
       });

@@ -350,6 +350,63 @@ describe('pgwarden roles', { skip }, () => {
     }
   });
 
+  test('tables: a group holds its preset on the listed tables and their sequences only, nothing on others, no default privileges', async () => {
+    await cluster.adminQuery('CREATE DATABASE tbl_db');
+    const admin = await createPool({
+      url: adminUrl('tbl_db'),
+      env: {},
+      enforcePolicy: false,
+      checkRole: false,
+    });
+    try {
+      await admin.query(`CREATE TABLE users (id serial PRIMARY KEY, name text);
+        CREATE TABLE orders (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id int);
+        CREATE TABLE secrets (id serial PRIMARY KEY, value text);`);
+      const path = writeRoles(
+        'tables.yaml',
+        `database: tbl_db\ngroups:\n  orders_rw: { preset: app, schemas: [public], tables: [users, orders, invoices] }\n`,
+      );
+      const first = await capture(['apply', '-f', path, '--url', adminUrl('tbl_db'), '--json']);
+      assert.equal(first.error, undefined, first.err);
+      const report = JSON.parse(first.out) as { warnings: string[] };
+      assert.ok(
+        report.warnings.some((w) => w.includes('"invoices" is in none of public')),
+        JSON.stringify(report.warnings),
+      );
+      // Drift: someone grants the group a table the file does not list.
+      await admin.query('GRANT SELECT ON secrets TO orders_rw');
+      const plan = await capture(['plan', '-f', path, '--url', adminUrl('tbl_db'), '--json']);
+      const sqls = (JSON.parse(plan.out) as { statements: Array<{ sql: string }> }).statements.map(
+        (s) => s.sql,
+      );
+      assert.deepEqual(sqls, ['REVOKE SELECT ON TABLE "public"."secrets" FROM "orders_rw"']);
+      assert.equal((await capture(['apply', '-f', path, '--url', adminUrl('tbl_db')])).status, 0);
+
+      const { rows } = await admin.query<Record<string, boolean>>(`SELECT
+        has_table_privilege('orders_rw', 'users', 'SELECT,INSERT,UPDATE,DELETE') AS users_rw,
+        has_table_privilege('orders_rw', 'orders', 'SELECT,INSERT,UPDATE,DELETE') AS orders_rw,
+        has_table_privilege('orders_rw', 'users', 'TRUNCATE') AS users_truncate,
+        has_sequence_privilege('orders_rw', 'users_id_seq', 'USAGE') AS users_seq,
+        has_table_privilege('orders_rw', 'secrets', 'SELECT') AS secrets_select,
+        has_sequence_privilege('orders_rw', 'secrets_id_seq', 'USAGE') AS secrets_seq,
+        EXISTS (SELECT 1 FROM pg_default_acl d, aclexplode(d.defaclacl) a
+                 WHERE a.grantee = 'orders_rw'::regrole) AS default_privileges`);
+      assert.deepEqual(rows[0], {
+        users_rw: true,
+        orders_rw: true,
+        users_truncate: false,
+        users_seq: true,
+        secrets_select: false,
+        secrets_seq: false,
+        default_privileges: false,
+      });
+      const again = await capture(['apply', '-f', path, '--url', adminUrl('tbl_db')]);
+      assert.match(again.out, /no changes/);
+    } finally {
+      await admin.close();
+    }
+  });
+
   test('a failing apply rolls back everything (one transaction)', async () => {
     // "helper" has CREATEROLE but does not own schema legacy: the ALTER SCHEMA near the end fails.
     const path = writeRoles(
