@@ -122,8 +122,10 @@ export async function rotateCredentials(
     client = await adminPool.connect();
     const facts = await adminFacts(client);
     const iterations = await serverScramIterations(client);
-    const validUntil = options.setValidUntil === false ? undefined : store.expiryFor(environment);
+    const changedAt = store.now();
+    const validUntil = options.setValidUntil === false ? undefined : store.expiryFor(environment, changedAt);
     const context: RotationContext = {
+      changedAt,
       store,
       name,
       environment,
@@ -146,6 +148,8 @@ export async function rotateCredentials(
 }
 
 interface RotationContext {
+  /** The moment both expiries (the server's VALID UNTIL and the store's) count from. */
+  changedAt: Date;
   store: CredentialStore;
   name: string;
   environment: CredentialEnvironment;
@@ -299,7 +303,11 @@ async function afterAlter(
     const probe = await connectEnvironment(ctx.environment, newPassword, role);
     await probe.close();
     step = 'storing the new password';
-    return await ctx.store.recordRotation(ctx.name, { password: newPassword, ...record });
+    return await ctx.store.recordRotation(ctx.name, {
+      password: newPassword,
+      changedAt: ctx.changedAt,
+      ...record,
+    });
   } catch (error) {
     let restored: string;
     try {

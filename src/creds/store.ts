@@ -65,6 +65,8 @@ export interface UpdateOptions {
 /** Extra metadata a rotation records with the new password. */
 export interface RotationRecord {
   password: Secret;
+  /** When the password changed (the moment VALID UNTIL was computed from); default now. */
+  changedAt?: Date;
   user?: string;
   strategy?: 'single' | 'alternating';
   baseUser?: string;
@@ -206,7 +208,8 @@ export class CredentialStore {
       ...(record.strategy ? { strategy: record.strategy } : {}),
       ...(record.baseUser ? { base_user: record.baseUser } : {}),
       ...(record.groupRole ? { group_role: record.groupRole } : {}),
-      ...expiryFields(this.#now(), days),
+      // From the same moment as the server's VALID UNTIL, so the two expiries agree to the second.
+      ...expiryFields(record.changedAt ?? this.#now(), days),
     };
     await this.#write(name, next, next.store ?? 'keychain', record.password);
     return toCredentialEnvironment(name, next);
@@ -222,9 +225,9 @@ export class CredentialStore {
     return { passwordDeleted };
   }
 
-  /** The expiry date a password set now would get, for rotation's VALID UNTIL. */
-  expiryFor(environment: CredentialEnvironment): Date | undefined {
-    const { expires_at: at } = expiryFields(this.#now(), environment.expiresDays);
+  /** The expiry date a password set at `changedAt` (default now) gets, for rotation's VALID UNTIL. */
+  expiryFor(environment: CredentialEnvironment, changedAt = this.#now()): Date | undefined {
+    const { expires_at: at } = expiryFields(changedAt, environment.expiresDays);
     return at === undefined ? undefined : new Date(at);
   }
 

@@ -256,6 +256,23 @@ describe('creds rotate (single role)', { skip }, () => {
     );
     assert.equal(await canLogin('hooked', old), true);
   });
+
+  test("the server's VALID UNTIL and the stored expiry are one date, however long the rotation takes", async () => {
+    const old = secret();
+    await cluster.createRole('slow_app', { password: old, inRoles: ['app_group'] });
+    await addEnv('slow', 'slow_app', old);
+    const report = await rotateCredentials(
+      store,
+      'slow',
+      { admin: adminOptions() },
+      // Past a second boundary between ALTER ROLE and writing the store.
+      { afterAlter: () => new Promise((resolve) => setTimeout(resolve, 1_100)) },
+    );
+    const stored = await store.get('slow');
+    secrets.push((await store.password('slow')).reveal());
+    assert.equal(stored.expiresAt?.toISOString(), report.validUntil?.toISOString());
+    assert.equal(await validUntil('slow_app'), stored.expiresAt?.toISOString().slice(0, 19));
+  });
 });
 
 describe('creds rotate --strategy alternating', { skip }, () => {
