@@ -203,6 +203,10 @@ export function classifyConnectError(error: unknown, ctx: ConnectContext): Pgwar
 export function classifyQueryError(error: unknown): PgwardenError {
   if (error instanceof PgwardenError) return error;
   const { code, message, sqlstate } = fields(error);
+  // 57P01-57P05 (shutdown, crash, database dropped, idle session timeout) end
+  // the session: the server is going away, not rejecting the statement. After
+  // a crash the backend may still answer one query with this before it exits.
+  if (sqlstate?.startsWith('57P')) return connectionLost(`${message} (SQLSTATE ${sqlstate})`, error);
   if (sqlstate) {
     return new QueryError('PGW_QUERY_FAILED', message, error as never, { cause: error });
   }
@@ -222,11 +226,15 @@ export function classifyQueryError(error: unknown): PgwardenError {
     code === 'EPIPE' ||
     /Connection terminated|connection.*(lost|closed)|Client was closed/i.test(message)
   ) {
-    return new ConnectionError(
-      'PGW_QUERY_CONNECTION_LOST',
-      `The connection was lost while the query ran; it may or may not have been executed: ${message}`,
-      { fix: 'Retry only if the statement is idempotent, or check its effect first.', cause: error },
-    );
+    return connectionLost(message, error);
   }
   return new QueryError('PGW_QUERY_FAILED', message, {}, { cause: error });
+}
+
+function connectionLost(detail: string, cause: unknown): ConnectionError {
+  return new ConnectionError(
+    'PGW_QUERY_CONNECTION_LOST',
+    `The connection was lost while the query ran; it may or may not have been executed: ${detail}`,
+    { fix: 'Retry only if the statement is idempotent, or check its effect first.', cause },
+  );
 }

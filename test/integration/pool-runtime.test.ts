@@ -161,20 +161,47 @@ describe('resilience', () => {
     });
   });
 
+  test('a session terminated mid-query (pg_terminate_backend, SQLSTATE 57P01) is a lost connection, not a failed statement', async () => {
+    await withPool({}, async (pool) => {
+      const running = pool.query('SELECT pg_sleep(30)').then(
+        () => assert.fail('the sleep was not terminated'),
+        (e: unknown) => e,
+      );
+      let terminated = false;
+      for (let i = 0; i < 200 && !terminated; i++) {
+        const rows = await cluster.adminQuery<{ ok: boolean }>(
+          "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE usename = 'app' AND query = 'SELECT pg_sleep(30)' AND state = 'active'",
+        );
+        terminated = rows.some((r) => r.ok);
+        if (!terminated) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(terminated, 'the sleeping backend never showed up');
+      const error = await running;
+      assert.ok(error instanceof PgwardenError, String(error));
+      assert.equal(error.code, 'PGW_QUERY_CONNECTION_LOST', error.message);
+      assert.match(error.message, /57P01/);
+      assert.equal((await pool.query('SELECT 6 AS six')).rows[0]!.six, 6);
+    });
+  });
+
   test('a server killed and restarted: coded errors while down, queries resume after', async () => {
     await withPool({ acquireTimeoutMs: 1500, connectionTimeoutMs: 1000 }, async (pool) => {
       await pool.query('SELECT 1');
       await cluster.kill('SIGKILL');
-      const error = await pool.query('SELECT 1').then(
-        () => assert.fail('expected a failure while the server is down'),
-        (e: unknown) => e,
-      );
-      assert.ok(error instanceof PgwardenError, String(error));
-      assert.ok(
-        ['PGW_QUERY_CONNECTION_LOST', 'PGW_CONN_REFUSED', 'PGW_CONN_LOST'].includes(error.code),
-        error.code,
-      );
-      await cluster.start();
+      try {
+        const error = await pool.query('SELECT 1').then(
+          () => assert.fail('expected a failure while the server is down'),
+          (e: unknown) => e,
+        );
+        assert.ok(error instanceof PgwardenError, String(error));
+        assert.ok(
+          ['PGW_QUERY_CONNECTION_LOST', 'PGW_CONN_REFUSED', 'PGW_CONN_LOST'].includes(error.code),
+          `${error.code}: ${error.message}`,
+        );
+      } finally {
+        // Later tests need the server whatever happened above.
+        await cluster.start();
+      }
       assert.equal((await pool.query('SELECT 5 AS five')).rows[0]!.five, 5);
     });
   });
