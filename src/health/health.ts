@@ -83,11 +83,9 @@ async function acquire(pool: WardenPool, timeoutMs: number): Promise<pg.PoolClie
 
 /** A pooled connection the server already closed (admin shutdown, restart): worth one retry. */
 function isStaleConnection(error: unknown): boolean {
+  // classifyQueryError maps the server's session-ending SQLSTATEs (57P01-57P05) here too.
   const coded = error instanceof PgwardenError ? error : classifyQueryError(error);
-  const sqlstate = (coded as { sqlstate?: string }).sqlstate;
-  return (
-    coded.code === 'PGW_QUERY_CONNECTION_LOST' || (sqlstate !== undefined && /^57P0[123]$/.test(sqlstate))
-  );
+  return coded.code === 'PGW_QUERY_CONNECTION_LOST';
 }
 
 /**

@@ -120,7 +120,8 @@ function toQueryConfig(input: QueryInput, values?: unknown[]): pg.QueryConfig {
 /** Errors after which the connection must not go back to the pool. */
 function isConnectionBroken(error: unknown): boolean {
   const e = error as { severity?: unknown; code?: unknown };
-  return typeof e?.severity !== 'string' || e.code === '57P01' || e.code === '57P02' || e.code === '57P03';
+  // No severity: not from the server (socket, timeout); 57P01-57P05: the server ended the session.
+  return typeof e?.severity !== 'string' || (typeof e.code === 'string' && e.code.startsWith('57P'));
 }
 
 function runQuery<R extends pg.QueryResultRow>(
