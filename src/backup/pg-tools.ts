@@ -5,11 +5,12 @@
  * directory of the wanted major, higher majors there, `pg_config --bindir`,
  * then PATH.
  */
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { delimiter, join, resolve } from 'node:path';
 import type { Env } from '../config/env-source.js';
 import { BackupError } from './backup-error.js';
+import { isExecutable } from '../fs/executable.js';
 
 export type PgToolName = 'pg_dump' | 'pg_restore';
 
@@ -33,15 +34,6 @@ export interface FindPgToolOptions {
 
 const DEBIAN_BASE = '/usr/lib/postgresql';
 const versions = new Map<string, { version: string; major: number } | undefined>();
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `pg_dump --version` → `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
 export function toolVersion(path: string): { version: string; major: number } | undefined {

@@ -1,9 +1,10 @@
-import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { serverEnv } from './server-env.js';
+import { isExecutable } from '../fs/executable.js';
 
 /** Where a set of PostgreSQL server binaries was found. */
 export type PgBinariesSource = 'PG_BIN' | 'system' | 'embedded';
@@ -162,14 +163,5 @@ function readVersion(binDir: string): { major: number; version: string } | undef
     return match?.[1] && match[2] ? { major: Number(match[2]), version: match[1] } : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
   }
 }
