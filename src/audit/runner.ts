@@ -234,8 +234,9 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   // Resolved as the pool resolves it, secrets backend included (it may
   // supply the host, the sslmode, the CA): the client checks judge that. The
   // session below uses these same credentials: one fetch, one Vault lease.
-  const logger = createLogger(undefined);
-  const { config, credentials } = await resolveWithSecrets(poolOptions(options), logger);
+  const connection = poolOptions(options);
+  const logger = createLogger(connection.logger);
+  const { config, credentials } = await resolveWithSecrets(connection, logger);
   const violations = evaluateConfigPolicy(config);
   const insecure = violations.filter((v) => TLS_RULES.has(v.code));
 
