@@ -59,6 +59,7 @@ export { createEnvProvider } from './secrets/env.js';
 export { createDotenvProvider } from './secrets/dotenv.js';
 export { createFileProvider } from './secrets/file.js';
 export { createAwsSecretsManagerProvider } from './secrets/aws-secrets-manager.js';
+export { createAwsSsmProvider } from './secrets/aws-ssm.js';
 export { createVaultProvider } from './secrets/vault.js';
 export { createVaultDatabaseProvider } from './secrets/vault-database.js';
 export { createRdsIamProvider } from './secrets/rds-iam.js';

@@ -1,13 +1,40 @@
 import type { SecretError } from '../errors.js';
 import { backendError } from './backend-error.js';
 
+/** The AWS service a backend reads, as its messages and fixes name it. */
+export interface AwsService {
+  /** `Secrets Manager`. */
+  label: string;
+  /** The setting that names the resource: `DB_SECRET_ID`. */
+  option: string;
+  /** What the application's IAM policy must allow: `secretsmanager:GetSecretValue`. */
+  action: string;
+  /** The endpoint setting: `AWS_ENDPOINT_URL_SECRETS_MANAGER`. */
+  endpointOption: string;
+  /** The fix when the resource does not exist. */
+  notFoundFix: string;
+}
+
+export const SECRETS_MANAGER: AwsService = {
+  label: 'Secrets Manager',
+  option: 'DB_SECRET_ID',
+  action: 'secretsmanager:GetSecretValue',
+  endpointOption: 'AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  notFoundFix: 'Check DB_SECRET_ID and the region (AWS_REGION): a secret exists in one region only.',
+};
+
 /** What the message says about the request that failed. */
 export interface AwsErrorContext {
   backend: string;
   /** The resource, e.g. `secret "app/db" (AWSCURRENT)`. */
   what: string;
   endpoint?: string | undefined;
+  /** Default {@link SECRETS_MANAGER}. */
+  service?: AwsService;
 }
+
+/** "Does not exist" as each service says it. */
+const NOT_FOUND = new Set(['ResourceNotFoundException', 'ParameterNotFound', 'ParameterVersionNotFound']);
 
 interface SdkErrorShape {
   name?: unknown;
@@ -51,17 +78,15 @@ export function mapAwsError(error: unknown, context: AwsErrorContext): SecretErr
     typeof e.message === 'string' && e.message !== '' ? ` (AWS: ${e.message.replace(/\.$/, '')})` : '';
   const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
   const { backend, what } = context;
+  const service = context.service ?? SECRETS_MANAGER;
   const details = (option: string, fix: string) => ({ option, fix, cause: error });
 
-  if (name === 'ResourceNotFoundException') {
+  if (NOT_FOUND.has(name)) {
     return backendError(
       'PGW_SECRET_NOT_FOUND',
       backend,
       `${what} does not exist${aws}.`,
-      details(
-        'DB_SECRET_ID',
-        'Check DB_SECRET_ID and the region (AWS_REGION): a secret exists in one region only.',
-      ),
+      details(service.option, service.notFoundFix),
     );
   }
   if (name === 'AccessDeniedException') {
@@ -70,17 +95,17 @@ export function mapAwsError(error: unknown, context: AwsErrorContext): SecretErr
       backend,
       `access to ${what} was denied${aws}.`,
       details(
-        'DB_SECRET_ID',
-        'Allow secretsmanager:GetSecretValue on the secret ARN in the IAM policy of the role the application runs as.',
+        service.option,
+        `Allow ${service.action} on its ARN in the IAM policy of the role the application runs as.`,
       ),
     );
   }
-  if (name === 'DecryptionFailure') {
+  if (name === 'DecryptionFailure' || name === 'InvalidKeyId') {
     return backendError(
       'PGW_SECRET_ACCESS_DENIED',
       backend,
       `${what} could not be decrypted with its KMS key${aws}.`,
-      details('DB_SECRET_ID', "Allow kms:Decrypt on the secret's KMS key to the application's role."),
+      details(service.option, "Allow kms:Decrypt on its KMS key to the application's role."),
     );
   }
   if (BAD_CREDENTIALS.has(name)) {
@@ -130,8 +155,8 @@ export function mapAwsError(error: unknown, context: AwsErrorContext): SecretErr
       backend,
       `${what} is scheduled for deletion${aws}.`,
       details(
-        'DB_SECRET_ID',
-        'Restore the secret (aws secretsmanager restore-secret) or point DB_SECRET_ID at another.',
+        service.option,
+        `Restore it (aws secretsmanager restore-secret) or point ${service.option} at another.`,
       ),
     );
   }
@@ -144,7 +169,7 @@ export function mapAwsError(error: unknown, context: AwsErrorContext): SecretErr
       'PGW_SECRET_CONFIG',
       backend,
       `AWS refused the request for ${what} (${name})${aws}.`,
-      details('DB_SECRET_ID', 'Check that DB_SECRET_ID is a secret name or a full ARN.'),
+      details(service.option, `Check that ${service.option} is a name or a full ARN.`),
     );
   }
   const code = typeof e.code === 'string' ? e.code : undefined;
@@ -153,17 +178,17 @@ export function mapAwsError(error: unknown, context: AwsErrorContext): SecretErr
     return backendError(
       'PGW_SECRET_BACKEND_UNAVAILABLE',
       backend,
-      `Secrets Manager could not be reached at ${endpoint} (${code ?? name}).`,
+      `${service.label} could not be reached at ${endpoint} (${code ?? name}).`,
       details(
-        'AWS_ENDPOINT_URL_SECRETS_MANAGER',
-        'Check network access to Secrets Manager (VPC endpoint, security groups, proxy) and the endpoint setting.',
+        service.endpointOption,
+        `Check network access to ${service.label} (VPC endpoint, security groups, proxy) and the endpoint setting.`,
       ),
     );
   }
   return backendError(
     'PGW_SECRET_BACKEND_UNAVAILABLE',
     backend,
-    `Secrets Manager failed for ${what} (${name}${status === undefined ? '' : `, HTTP ${status}`})${aws}.`,
-    details('DB_SECRET_ID', 'Retry later; check the AWS Health Dashboard if it persists.'),
+    `${service.label} failed for ${what} (${name}${status === undefined ? '' : `, HTTP ${status}`})${aws}.`,
+    details(service.option, 'Retry later; check the AWS Health Dashboard if it persists.'),
   );
 }

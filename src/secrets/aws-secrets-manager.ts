@@ -3,18 +3,14 @@ import type {
   SecretsManagerClient,
   SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
-import { Secret } from '../redact/secret.js';
 import { abortedError, backendError } from './backend-error.js';
-import { credentialsFromObject, RDS_SECRET_FIELDS } from './credential-fields.js';
 import { firstVar, readVar, requireVar, type EnvSource } from './env-source.js';
-import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
+import { defaultSecretLogger, type SecretLogger } from './logger.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
 import { mapAwsError } from './aws-errors.js';
+import { credentialsFromSecretText } from './secret-text.js';
 
 const BACKEND = 'aws-secrets-manager';
-
-/** `engine` values of RDS-format secrets that name PostgreSQL. */
-const POSTGRES_ENGINES: ReadonlySet<string> = new Set(['postgres', 'postgresql', 'aurora-postgresql']);
 
 /** Settings of the `aws-secrets-manager` backend. */
 export interface AwsSecretsManagerSettings {
@@ -79,7 +75,7 @@ export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSetti
   const logger = settings.logger ?? defaultSecretLogger;
   let client: Promise<SecretsManagerClient> | undefined;
   const ownsClient = settings.client === undefined;
-  let engineWarned = false;
+  const warnEngine = { warned: false };
 
   const getClient = (): Promise<SecretsManagerClient> => {
     client ??= settings.client
@@ -131,42 +127,15 @@ export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSetti
         },
       );
     }
-    const credentials = text.trimStart().startsWith('{')
-      ? parseJson(text, where)
-      : { password: new Secret(text) };
+    const credentials = credentialsFromSecretText(text, {
+      backend: BACKEND,
+      where,
+      option: 'DB_SECRET_ID',
+      logger,
+      warnEngine,
+    });
     if (output.VersionId !== undefined) credentials.version = output.VersionId;
     return credentials;
-  };
-
-  const parseJson = (text: string, where: string): Credentials => {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      // The parser's message can quote the text around the error, which is
-      // the password: never attach it, not even as a cause.
-      throw backendError('PGW_SECRET_MALFORMED', BACKEND, `${where} starts with "{" but is not valid JSON.`, {
-        option: 'DB_SECRET_ID',
-        fix: 'Store valid JSON in the RDS format {"username": …, "password": …}, or the bare password as plain text.',
-      });
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw backendError('PGW_SECRET_MALFORMED', BACKEND, `${where} is JSON but not an object.`, {
-        option: 'DB_SECRET_ID',
-        fix: 'Store a JSON object in the RDS format {"username": …, "password": …}.',
-      });
-    }
-    const object = value as Record<string, unknown>;
-    const engine = object.engine;
-    if (typeof engine === 'string' && !POSTGRES_ENGINES.has(engine) && !engineWarned) {
-      engineWarned = true;
-      logSecretEvent(logger, {
-        level: 'warn',
-        backend: BACKEND,
-        message: `${where} has engine "${engine.slice(0, 40)}", not PostgreSQL; check DB_SECRET_ID names the right secret.`,
-      });
-    }
-    return credentialsFromObject(object, RDS_SECRET_FIELDS, { backend: BACKEND, where });
   };
 
   return {

@@ -20,6 +20,7 @@ describe('createProviderFromEnv', () => {
         { SECRETS_BACKEND: 'aws-secrets-manager', DB_SECRET_ID: 'app/db', AWS_REGION: 'eu-west-1' },
         'aws-secrets-manager',
       ],
+      [{ SECRETS_BACKEND: 'aws-ssm', DB_SSM_PARAMETER: '/app/db', AWS_REGION: 'eu-west-1' }, 'aws-ssm'],
       [{ SECRETS_BACKEND: 'vault', ...VAULT, VAULT_PATH: 'secret/takumi/production' }, 'vault'],
       [{ SECRETS_BACKEND: 'vault-database', ...VAULT, VAULT_DB_ROLE: 'app' }, 'vault-database'],
       [{ SECRETS_BACKEND: 'rds-iam', DB_HOST: 'db.rds.amazonaws.com', DB_USER: 'app' }, 'rds-iam'],
@@ -32,7 +33,7 @@ describe('createProviderFromEnv', () => {
       assert.equal(provider.describe().backend, name);
       await provider.close?.();
     }
-    assert.equal(SECRETS_BACKENDS.length, 8);
+    assert.equal(SECRETS_BACKENDS.length, 9);
   });
 
   test('an unknown backend lists the known ones', () => {
@@ -50,6 +51,7 @@ describe('createProviderFromEnv', () => {
   test('a missing setting is PGW_SECRET_CONFIG naming the variable', () => {
     const cases: Array<[Record<string, string>, string]> = [
       [{ SECRETS_BACKEND: 'aws-secrets-manager' }, 'DB_SECRET_ID'],
+      [{ SECRETS_BACKEND: 'aws-ssm' }, 'DB_SSM_PARAMETER'],
       [{ SECRETS_BACKEND: 'vault', VAULT_TOKEN: 'x', VAULT_PATH: 'secret/a' }, 'VAULT_ADDR'],
       [{ SECRETS_BACKEND: 'vault', VAULT_ADDR: 'https://v:8200', VAULT_PATH: 'secret/a' }, 'VAULT_TOKEN'],
       [{ SECRETS_BACKEND: 'vault', ...VAULT }, 'VAULT_PATH'],

@@ -1,6 +1,7 @@
 import { ENVIRONMENT_VARIABLES, normalizeEnvironment } from '../config/environment.js';
 import { backendError } from './backend-error.js';
 import { awsSecretsManagerSettingsFromEnv, createAwsSecretsManagerProvider } from './aws-secrets-manager.js';
+import { awsSsmSettingsFromEnv, createAwsSsmProvider } from './aws-ssm.js';
 import { createDotenvProvider, dotenvSettingsFromEnv } from './dotenv.js';
 import { createEnvProvider, envSettingsFromEnv } from './env.js';
 import { readVar, type EnvSource } from './env-source.js';
@@ -18,6 +19,7 @@ export const SECRETS_BACKENDS = [
   'dotenv',
   'file',
   'aws-secrets-manager',
+  'aws-ssm',
   'vault',
   'vault-database',
   'rds-iam',
@@ -60,6 +62,8 @@ export function createProviderFromEnv(env: EnvSource, options: ProviderFromEnvOp
       return createFileProvider(withLogger(fileSettingsFromEnv(env)));
     case 'aws-secrets-manager':
       return createAwsSecretsManagerProvider(withLogger(awsSecretsManagerSettingsFromEnv(env)));
+    case 'aws-ssm':
+      return createAwsSsmProvider(withLogger(awsSsmSettingsFromEnv(env)));
     case 'vault':
       return createVaultProvider(withLogger(vaultSettingsFromEnv(env)));
     case 'vault-database':

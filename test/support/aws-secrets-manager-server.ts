@@ -27,9 +27,9 @@
  * request (operation, secret id, stage) so tests can assert single-flight.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsProtocolError, header, readBody, sendJson, verifySigV4 } from './aws-json-protocol.js';
+import { LoopbackHttpServer } from './loopback-http.js';
 
 /**
  * The static credentials tests give the SDK; any value works if the server
@@ -92,28 +92,19 @@ export class AwsSecretsManagerServer {
   readonly region: string;
   readonly #credentials: { accessKeyId: string; secretAccessKey: string };
   readonly #secrets = new Map<string, StoredSecret>();
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  #http!: LoopbackHttpServer;
   #endpoint = '';
 
   private constructor(options: AwsSecretsManagerServerOptions) {
     this.region = options.region ?? 'us-east-1';
     this.#credentials = options.credentials ?? TEST_AWS_CREDENTIALS;
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
   }
 
   /** Starts a server on 127.0.0.1 and a free port. */
   static async start(options: AwsSecretsManagerServerOptions = {}): Promise<AwsSecretsManagerServer> {
     const server = new AwsSecretsManagerServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#server.once('error', reject);
-      server.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.#server.address() as AddressInfo;
+    server.#http = await LoopbackHttpServer.start((req, res) => void server.#handle(req, res));
+    const { port } = server.#http;
     server.#endpoint = `http://127.0.0.1:${port}`;
     return server;
   }
@@ -152,10 +143,7 @@ export class AwsSecretsManagerServer {
 
   /** Stops accepting connections and drops open ones: the endpoint then refuses connections. */
   async stop(): Promise<void> {
-    if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#http.stop();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -31,9 +31,9 @@
  * can assert what crossed the wire.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsProtocolError, header, readBody, sendJson, verifySigV4 } from './aws-json-protocol.js';
+import { LoopbackHttpServer } from './loopback-http.js';
 
 /** Static credentials tests give the SDK. Pass a copy: the SDK tags the object. */
 export const TEST_KMS_CREDENTIALS: { readonly accessKeyId: string; readonly secretAccessKey: string } = {
@@ -82,29 +82,20 @@ export class KmsServer {
   readonly #credentials: { accessKeyId: string; secretAccessKey: string };
   readonly #keys = new Map<string, KmsKey>();
   readonly #aliases = new Map<string, string>();
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  #http!: LoopbackHttpServer;
   #endpoint = '';
 
   private constructor(options: KmsServerOptions) {
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
     this.#credentials = options.credentials ?? TEST_KMS_CREDENTIALS;
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
   }
 
   /** Starts a server on 127.0.0.1 and a free port. */
   static async start(options: KmsServerOptions = {}): Promise<KmsServer> {
     const server = new KmsServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#server.once('error', reject);
-      server.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    server.#endpoint = `http://127.0.0.1:${(server.#server.address() as AddressInfo).port}`;
+    server.#http = await LoopbackHttpServer.start((req, res) => void server.#handle(req, res));
+    server.#endpoint = `http://127.0.0.1:${server.#http.port}`;
     return server;
   }
 
@@ -135,10 +126,7 @@ export class KmsServer {
   }
 
   async stop(): Promise<void> {
-    if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#http.stop();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -38,14 +38,8 @@
  * redirects, audit devices, rate limits, replication.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackHttpServer } from './loopback-http.js';
 
 /** Runs SQL as a superuser on the PostgreSQL the database engine manages. */
 export type VaultSqlExecutor = (sql: string) => Promise<unknown>;
@@ -157,8 +151,7 @@ export class VaultServer {
   /** Every lease ever created, by id; `revoked` tells which are gone. */
   readonly leases = new Map<string, LeaseState>();
   readonly #options: VaultServerOptions;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  #http!: LoopbackHttpServer;
   readonly #tokens = new Map<string, TokenState>();
   readonly #kv = new Map<string, KvEntry>();
   #stopping = false;
@@ -168,21 +161,12 @@ export class VaultServer {
 
   private constructor(options: VaultServerOptions) {
     this.#options = options;
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
-    this.#server = options.tls ? createHttpsServer({ ...options.tls }, handler) : createHttpServer(handler);
-    this.#server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
   }
 
   static async start(options: VaultServerOptions = {}): Promise<VaultServer> {
     const server = new VaultServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#server.once('error', reject);
-      server.#server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.#server.address() as AddressInfo;
+    server.#http = await LoopbackHttpServer.start((req, res) => void server.#handle(req, res), options.tls);
+    const { port } = server.#http;
     server.#address = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     return server;
   }
@@ -233,10 +217,7 @@ export class VaultServer {
     this.#stopping = true;
     for (const lease of this.leases.values()) clearTimeout(lease.timer);
     await Promise.allSettled([...this.#pending]);
-    if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#http.stop();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -32,14 +32,8 @@
  * the per-token key allow-list, namespace isolation.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackHttpServer } from './loopback-http.js';
 
 export interface VaultTransitServerOptions {
   /** Mount path of the engine. Default `transit`. */
@@ -76,30 +70,18 @@ export class VaultTransitServer {
   readonly #keys = new Map<string, TransitKey>();
   /** token → allowed key names (undefined: all). */
   readonly #tokens = new Map<string, readonly string[] | undefined>();
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
+  #http!: LoopbackHttpServer;
   #address = '';
 
   private constructor(options: VaultTransitServerOptions) {
     this.mount = (options.mount ?? 'transit').replace(/^\/+|\/+$/g, '');
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
-    this.#server = options.tls
-      ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler)
-      : createHttpServer(handler);
-    this.#server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-    });
   }
 
   static async start(options: VaultTransitServerOptions = {}): Promise<VaultTransitServer> {
     const server = new VaultTransitServer(options);
-    await new Promise<void>((resolve, reject) => {
-      server.#server.once('error', reject);
-      server.#server.listen(0, '127.0.0.1', () => resolve());
-    });
+    server.#http = await LoopbackHttpServer.start((req, res) => void server.#handle(req, res), options.tls);
     const scheme = options.tls ? 'https' : 'http';
-    const { port } = server.#server.address() as AddressInfo;
+    const { port } = server.#http;
     // With TLS the test certificate names localhost, not the IP.
     server.#address = `${scheme}://${options.tls ? 'localhost' : '127.0.0.1'}:${port}`;
     return server;
@@ -139,10 +121,7 @@ export class VaultTransitServer {
   }
 
   async stop(): Promise<void> {
-    if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#http.stop();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

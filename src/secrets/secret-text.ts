@@ -1,0 +1,61 @@
+/**
+ * A secret's text as the AWS backends store database credentials: JSON in the
+ * RDS format (`username`, `password`, `host`, `port`, `dbname`, `engine`), or
+ * a plain string that is the password alone.
+ */
+import { Secret } from '../redact/secret.js';
+import { backendError } from './backend-error.js';
+import { credentialsFromObject, RDS_SECRET_FIELDS } from './credential-fields.js';
+import { logSecretEvent, type SecretLogger } from './logger.js';
+import type { Credentials } from './provider.js';
+
+/** `engine` values of RDS-format secrets that name PostgreSQL. */
+const POSTGRES_ENGINES: ReadonlySet<string> = new Set(['postgres', 'postgresql', 'aurora-postgresql']);
+
+export interface SecretTextContext {
+  backend: string;
+  /** What was read, for messages: `secret "x" (AWSCURRENT)`, `parameter "/app/db"`. */
+  where: string;
+  /** The setting that names it (`DB_SECRET_ID`), for the fix. */
+  option: string;
+  logger: SecretLogger;
+  /** Called once per provider: a non-PostgreSQL `engine` is warned about once. */
+  warnEngine: { warned: boolean };
+}
+
+export function credentialsFromSecretText(text: string, ctx: SecretTextContext): Credentials {
+  if (!text.trimStart().startsWith('{')) return { password: new Secret(text) };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    // The parser's message can quote the text around the error, which is
+    // the password: never attach it, not even as a cause.
+    throw backendError(
+      'PGW_SECRET_MALFORMED',
+      ctx.backend,
+      `${ctx.where} starts with "{" but is not valid JSON.`,
+      {
+        option: ctx.option,
+        fix: 'Store valid JSON in the RDS format {"username": …, "password": …}, or the bare password as plain text.',
+      },
+    );
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw backendError('PGW_SECRET_MALFORMED', ctx.backend, `${ctx.where} is JSON but not an object.`, {
+      option: ctx.option,
+      fix: 'Store a JSON object in the RDS format {"username": …, "password": …}.',
+    });
+  }
+  const object = value as Record<string, unknown>;
+  const engine = object.engine;
+  if (typeof engine === 'string' && !POSTGRES_ENGINES.has(engine) && !ctx.warnEngine.warned) {
+    ctx.warnEngine.warned = true;
+    logSecretEvent(ctx.logger, {
+      level: 'warn',
+      backend: ctx.backend,
+      message: `${ctx.where} has engine "${engine.slice(0, 40)}", not PostgreSQL; check ${ctx.option} names the right secret.`,
+    });
+  }
+  return credentialsFromObject(object, RDS_SECRET_FIELDS, { backend: ctx.backend, where: ctx.where });
+}
