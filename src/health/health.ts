@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { PgwardenError, type ErrorCode } from '../errors.js';
-import type { PoolStats, WardenPool } from '../pool/pool.js';
+import type { PoolStats, WardenPool } from '../pool/warden-pool.js';
 import { clientStream } from '../pool/warden-client.js';
 import { classifyQueryError } from '../pool/classify-error.js';
 import { tlsSessionInfo } from '../tls/session-info.js';
