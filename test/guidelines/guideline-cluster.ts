@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { AuditReport } from '../../src/audit/report-model.js';
 import { runAudit } from '../../src/audit/runner.js';
+import { createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
 import { loadSuppressions } from '../../src/audit/suppressions.js';
 import type { LoggerLike } from '../../src/logger.js';
 import { atOrAbove } from '../../src/audit/severity.js';
@@ -254,4 +255,36 @@ export async function failLogins(
     const bad = new pg.Client({ connectionString: cluster.url(login), ssl: { rejectUnauthorized: false } });
     await assert.rejects(bad.connect(), { code: '28P01' });
   }
+}
+
+/**
+ * An encrypted backup of `database` (a new key file, 30 days' retention),
+ * then `verify --level 3`: restored into a scratch database, row counts compared.
+ */
+export async function assertBackupRestores(
+  g: GuidelineCluster,
+  team: string,
+  database: string,
+): Promise<void> {
+  const dir = join(g.dir, 'backups');
+  mkdirSync(dir, { mode: 0o700 });
+  const keyFile = join(g.dir, `${team}-backup.key`);
+  generateKeyFile(keyFile);
+  const connection = {
+    host: g.cluster.socketDir,
+    port: g.cluster.port,
+    user: 'postgres',
+    database,
+    sslMode: 'disable' as const,
+  };
+  const backup = await createBackup({ dir, keys: { keyFile }, connection, env: {}, keepDays: 30 });
+  const verified = await verifyBackup({
+    target: backup.id,
+    dir,
+    level: 3,
+    keys: { keyFile },
+    connection,
+    env: {},
+  });
+  assert.ok(verified.ok, JSON.stringify(verified.checks));
 }

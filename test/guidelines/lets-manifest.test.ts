@@ -8,12 +8,10 @@
 // Map: examples/lets-manifest/README.md.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
-import { createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
 import { PolicyError } from '../../src/errors.js';
 import { createPool, type WardenPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
@@ -22,6 +20,7 @@ import { sql } from '../../src/sql/sql.js';
 import { assertNoCanary, canary } from '../support/index.js';
 import {
   adminPool,
+  assertBackupRestores,
   examplePath,
   assertTeamAudit,
   failLogins,
@@ -210,27 +209,7 @@ describe('lets-manifest', () => {
   });
 
   test('backups are encrypted and their restoration verified', async () => {
-    const dir = join(g.dir, 'backups');
-    mkdirSync(dir, { mode: 0o700 });
-    const keyFile = join(g.dir, 'lets-manifest-backup.key');
-    generateKeyFile(keyFile);
-    const connection = {
-      host: g.cluster.socketDir,
-      port: g.cluster.port,
-      user: 'postgres',
-      database: DB,
-      sslMode: 'disable' as const,
-    };
-    const backup = await createBackup({ dir, keys: { keyFile }, connection, env: {}, keepDays: 30 });
-    const verified = await verifyBackup({
-      target: backup.id,
-      dir,
-      level: 3,
-      keys: { keyFile },
-      connection,
-      env: {},
-    });
-    assert.ok(verified.ok, JSON.stringify(verified.checks));
+    await assertBackupRestores(g, TEAM, DB);
   });
 
   test('alerts.yaml: failed login attempts fire', async () => {

@@ -8,13 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
-import { createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
 import { PgwardenError, PolicyError } from '../../src/errors.js';
 import { createPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
@@ -23,6 +21,7 @@ import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../support/aws-se
 import { assertNoCanary, canary } from '../support/index.js';
 import {
   adminPool,
+  assertBackupRestores,
   examplePath,
   assertTeamAudit,
   failLogins,
@@ -281,27 +280,7 @@ describe('pyfactor', () => {
   });
 
   test('backups are encrypted and a recovery is tested (verify level 3 restores it)', async () => {
-    const dir = join(g.dir, 'backups');
-    mkdirSync(dir, { mode: 0o700 });
-    const keyFile = join(g.dir, 'pyfactor-backup.key');
-    generateKeyFile(keyFile);
-    const connection = {
-      host: g.cluster.socketDir,
-      port: g.cluster.port,
-      user: 'postgres',
-      database: 'app_db',
-      sslMode: 'disable' as const,
-    };
-    const backup = await createBackup({ dir, keys: { keyFile }, connection, env: {}, keepDays: 30 });
-    const verified = await verifyBackup({
-      target: backup.id,
-      dir,
-      level: 3,
-      keys: { keyFile },
-      connection,
-      env: {},
-    });
-    assert.ok(verified.ok, JSON.stringify(verified.checks));
+    await assertBackupRestores(g, TEAM, 'app_db');
   });
 
   test('alerts.yaml: failed logins and a query past 1 s fire', async () => {

@@ -92,6 +92,27 @@ function jsonLine(stdout: string): Record<string, unknown> {
   return JSON.parse(lines[0]!) as Record<string, unknown>;
 }
 
+/** `backup create` of `database` into `dir` with the test key, one JSON line out. */
+function createArgs(database: string, dir: string, ...extra: string[]): string[] {
+  return [
+    'backup',
+    'create',
+    '--url',
+    url(database),
+    '--dir',
+    dir,
+    '--key-file',
+    keyFile,
+    ...extra,
+    '--json',
+  ];
+}
+
+/** The error code of a failed run's JSON line. */
+function errorCode(stdout: string): string | undefined {
+  return (jsonLine(stdout).error as Record<string, string> | undefined)?.code;
+}
+
 /** Children of `pid` whose command name is `name`, from /proc. */
 function childrenNamed(pid: number, name: string): number[] {
   const found: number[] = [];
@@ -330,37 +351,16 @@ describe('runs that fail leave nothing behind', () => {
     try {
       const dir = join(work, 'dumpfail');
       // Without row counts pg_dump itself meets the unreadable table.
-      const failed = runCli([
-        'backup',
-        'create',
-        '--url',
-        url('app'),
-        '--dir',
-        dir,
-        '--key-file',
-        keyFile,
-        '--no-row-counts',
-        '--json',
-      ]);
+      const failed = runCli(createArgs('app', dir, '--no-row-counts'));
       assert.equal(failed.status, 1, failed.stderr);
       const error = jsonLine(failed.stdout).error as Record<string, string>;
       assert.equal(error.code, 'PGW_BACKUP_DUMP_FAILED');
       assert.match(error.message ?? '', /permission denied for table secret_t/);
       assertEmptyDir(dir);
       // With row counts the count fails first, with the same code.
-      const counted = runCli([
-        'backup',
-        'create',
-        '--url',
-        url('app'),
-        '--dir',
-        dir,
-        '--key-file',
-        keyFile,
-        '--json',
-      ]);
+      const counted = runCli(createArgs('app', dir));
       assert.equal(counted.status, 1);
-      assert.equal((jsonLine(counted.stdout).error as Record<string, string>).code, 'PGW_BACKUP_DUMP_FAILED');
+      assert.equal(errorCode(counted.stdout), 'PGW_BACKUP_DUMP_FAILED');
       assertEmptyDir(dir);
     } finally {
       await withDb('app', 'boss', (pool) => pool.query(`DROP TABLE secret_t`));
@@ -381,11 +381,10 @@ describe('runs that fail leave nothing behind', () => {
     try {
       await client.query('BEGIN');
       await client.query('LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
-      const child = spawn(
-        process.execPath,
-        [...CLI, 'backup', 'create', '--url', url('app'), '--dir', dir, '--key-file', keyFile, '--json'],
-        { env: cleanEnv({ TMPDIR: privateTmp }), stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const child = spawn(process.execPath, [...CLI, ...createArgs('app', dir)], {
+        env: cleanEnv({ TMPDIR: privateTmp }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -421,19 +420,9 @@ describe('runs that fail leave nothing behind', () => {
       );
 
       // A second run on the same directory fails fast on the lock file.
-      const second = runCli([
-        'backup',
-        'create',
-        '--url',
-        url('app'),
-        '--dir',
-        dir,
-        '--key-file',
-        keyFile,
-        '--json',
-      ]);
+      const second = runCli(createArgs('app', dir));
       assert.equal(second.status, 1);
-      assert.equal((jsonLine(second.stdout).error as Record<string, string>).code, 'PGW_BACKUP_LOCKED');
+      assert.equal(errorCode(second.stdout), 'PGW_BACKUP_LOCKED');
 
       process.kill(child.pid!, 'SIGINT');
       const code = await exited;
@@ -474,19 +463,9 @@ describe('runs that fail leave nothing behind', () => {
         ),
       );
       const dir = join(mountPoint, 'backups');
-      const full = runCli([
-        'backup',
-        'create',
-        '--url',
-        url('big'),
-        '--dir',
-        dir,
-        '--key-file',
-        keyFile,
-        '--json',
-      ]);
+      const full = runCli(createArgs('big', dir));
       assert.equal(full.status, 1, full.stderr);
-      assert.equal((jsonLine(full.stdout).error as Record<string, string>).code, 'PGW_BACKUP_NO_SPACE');
+      assert.equal(errorCode(full.stdout), 'PGW_BACKUP_NO_SPACE');
       assertEmptyDir(dir);
     } finally {
       spawnSync('umount', [mountPoint]);
