@@ -199,14 +199,20 @@ export function classifyConnectError(error: unknown, ctx: ConnectContext): Pgwar
   );
 }
 
+/**
+ * SQLSTATEs 57P01-57P05 (shutdown, crash, database dropped, idle session
+ * timeout): the server is ending the session, not rejecting the statement.
+ */
+export function endsSession(sqlstate: string | undefined): boolean {
+  return sqlstate?.startsWith('57P') ?? false;
+}
+
 /** A coded error for a failing query, keeping the SQLSTATE and the server's fields. */
 export function classifyQueryError(error: unknown): PgwardenError {
   if (error instanceof PgwardenError) return error;
   const { code, message, sqlstate } = fields(error);
-  // 57P01-57P05 (shutdown, crash, database dropped, idle session timeout) end
-  // the session: the server is going away, not rejecting the statement. After
-  // a crash the backend may still answer one query with this before it exits.
-  if (sqlstate?.startsWith('57P')) return connectionLost(`${message} (SQLSTATE ${sqlstate})`, error);
+  // After a crash the backend may still answer one query with this before it exits.
+  if (endsSession(sqlstate)) return connectionLost(`${message} (SQLSTATE ${sqlstate})`, error);
   if (sqlstate) {
     return new QueryError('PGW_QUERY_FAILED', message, error as never, { cause: error });
   }

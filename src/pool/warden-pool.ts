@@ -15,7 +15,7 @@ import { isSqlFragment, sql, type SqlFragment } from '../sql/sql.js';
 import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { ReadReplicas } from './read-replicas.js';
-import { classifyConnectError, classifyQueryError } from './classify-error.js';
+import { classifyConnectError, classifyQueryError, endsSession } from './classify-error.js';
 import { clientStream, createClientClass } from './warden-client.js';
 import { configCredentials, type CredentialSource, type RotationEvent } from './credential-source.js';
 import { checkDatabase, checkReady, type DatabaseReport, type ReadyReport } from '../health/health.js';
@@ -85,8 +85,8 @@ function toQueryConfig(input: QueryInput, values?: unknown[]): pg.QueryConfig {
 /** Errors after which the connection must not go back to the pool. */
 function isConnectionBroken(error: unknown): boolean {
   const e = error as { severity?: unknown; code?: unknown };
-  // No severity: not from the server (socket, timeout); 57P01-57P05: the server ended the session.
-  return typeof e?.severity !== 'string' || (typeof e.code === 'string' && e.code.startsWith('57P'));
+  // No severity: not from the server (socket, timeout).
+  return typeof e?.severity !== 'string' || (typeof e.code === 'string' && endsSession(e.code));
 }
 
 function runQuery<R extends pg.QueryResultRow>(
