@@ -128,9 +128,12 @@ describe('lets-manifest', () => {
       let usageHigh = 0;
       small.on('pool-usage-high', () => (usageHigh += 1));
       const held = await Promise.all(Array.from({ length: 15 }, () => small.connect()));
-      const [count] = await g.cluster.adminQuery<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = 'lets_manifest_user' AND backend_type = 'client backend'",
+      const [count] = await g.cluster.adminQuery<{ n: number; limit: number }>(
+        `SELECT count(*)::int AS n, (SELECT rolconnlimit FROM pg_roles WHERE rolname = 'lets_manifest_user') AS limit
+           FROM pg_stat_activity WHERE usename = 'lets_manifest_user' AND backend_type = 'client backend'`,
       );
+      // The role's own server-side cap (roles.yaml), which the sessions stay under.
+      assert.equal(count?.limit, 20);
       assert.ok((count?.n ?? 0) <= 20, `${count?.n} sessions: connection_limit 20`);
       await assert.rejects(small.query('SELECT 1'), { code: 'PGW_POOL_EXHAUSTED' });
       for (const client of held) client.release();

@@ -110,10 +110,17 @@ before(async () => {
     await admin.close();
   }
   await prepareLogin(g.cluster, 'takumi_prod', password, ['takumi']);
-  // Started early so it is past the 5 s threshold by the time the alerts test runs.
-  slowQuery = g.cluster
-    .adminQuery("SET application_name = 'takumi-report'; SELECT pg_sleep(7)")
-    .catch(() => undefined);
+  // Started early so it is past the 5 s threshold by the time the alerts test runs;
+  // it runs until after() cancels it, however slow the tests in between are.
+  slowClient = new pg.Client({
+    host: g.cluster.socketDir,
+    port: g.cluster.port,
+    user: g.cluster.superuser,
+    database: 'postgres',
+    application_name: 'takumi-report',
+  });
+  await slowClient.connect();
+  slowQuery = slowClient.query('SELECT pg_sleep(120)').catch((e: unknown) => e);
 });
 
 after(async () => {
