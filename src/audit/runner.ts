@@ -116,7 +116,14 @@ async function openSession(pool: WardenPool): Promise<ConnectionState> {
     return (Array.isArray(result) ? (result.at(-1) as pg.QueryResult) : result).rows as R[];
   };
   const stream = clientStream(client);
-  const first = (await query<FirstRow>(FIRST_ROUND_TRIP))[0]!;
+  let first: FirstRow;
+  try {
+    first = (await query<FirstRow>(FIRST_ROUND_TRIP))[0]!;
+  } catch (error) {
+    // Released here: a client left checked out would make pool.close() wait forever.
+    client.release(true);
+    throw error;
+  }
   const session: AuditSession = {
     database: first.database,
     user: first.role,

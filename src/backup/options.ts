@@ -16,7 +16,8 @@ export interface ConnectionInput {
 }
 
 export function isKeySource(value: BackupKeyOptions | KeySource): value is KeySource {
-  return typeof (value as KeySource).createDataKey === 'function';
+  // `value` may be missing in a JavaScript caller: that is "no key source", reported by the key selection.
+  return typeof (value as KeySource | undefined)?.createDataKey === 'function';
 }
 
 export function checkCompression(value: string): Compression {

@@ -215,7 +215,9 @@ export class VaultTransitSource implements KeySource {
   }
 
   #error(response: VaultResponse, path: string, key: string): BackupError {
-    const errors = (response.body?.errors ?? []).map(String).join('; ');
+    // Vault answers {"errors": [...]}; anything else (a proxy's page) is not quoted.
+    const list: unknown = response.body?.errors;
+    const errors = Array.isArray(list) ? list.map(String).join('; ') : '';
     const said = errors ? ` (Vault: ${errors})` : '';
     const what = `Vault transit ${path.includes('/decrypt/') ? 'decrypt' : 'datakey'} with key "${key}"`;
     if (
