@@ -4,7 +4,8 @@
 // shared machines. Run: npm run bench
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createAwsSecretsManagerProvider, createPool, type WardenPool } from '../src/index.js';
+import { createPool, type WardenPool } from '../src/index.js';
+import { createAwsSecretsManagerProvider } from '../src/secrets/aws.js';
 import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../test/support/aws-secrets-manager-server.js';
 import { createPki, startCluster } from '../src/testing/index.js';
 

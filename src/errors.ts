@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   PGW_CONFIG_INVALID: 'A configuration value is malformed or out of range.',
   PGW_CONFIG_URL_INVALID: 'DATABASE_URL (or the url option) is not a valid postgres:// URL.',
   PGW_CONFIG_UNKNOWN_KEY: 'Warning: an unknown DB_*/PG* variable or option, probably misspelled.',
+  PGW_CONFIG_DEPRECATED:
+    'Warning: a deprecated variable or option is in use; the message names what replaces it.',
   PGW_CONFIG_FILE_UNREADABLE: 'A file named by the configuration (CA, certificate, key) cannot be read.',
   PGW_CONFIG_CONFLICT: 'Two settings contradict each other.',
   // production policy
@@ -50,10 +52,16 @@ export const ERROR_CODES = {
   PGW_CONN_LOST: 'The connection to the server was lost.',
   PGW_CONN_NO_TARGET_HOST:
     'No host of the list has the wanted target_session_attrs (e.g. no writable primary yet).',
+  PGW_CONN_STARTUP_PARAMETER_REFUSED:
+    'A connection pooler (PgBouncer in transaction mode) refused a session startup parameter such as statement_timeout.',
+  PGW_CONN_PASSWORD_MISSING:
+    'The server asked for a password and none was configured (no DB_PASSWORD, PGPASSWORD, URL password, secrets backend or ~/.pgpass entry).',
   PGW_CONN_FAILED: 'Connecting failed for another reason; the cause is attached.',
   // pool
   PGW_POOL_EXHAUSTED: 'No connection became free within the acquire timeout.',
   PGW_POOL_CLOSED: 'The pool has been closed.',
+  PGW_POOL_NOT_READY:
+    'The pool was built without awaiting it and its configuration waits on the secrets backend: await pool.ready() first.',
   // queries
   PGW_QUERY_FAILED: 'The server reported an error for a query; sqlstate and fields are kept.',
   PGW_QUERY_TIMEOUT:
@@ -139,6 +147,13 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * A five-character SQLSTATE the server sent (`23505`, `40001`, `57P01`…).
+ * Errors the server raised in answer to a query carry it as `code`, as
+ * node-postgres' own errors do.
+ */
+export type SqlState = string & {};
+
 export interface PgwardenErrorOptions {
   /** The option or variable the error is about, e.g. `DB_SSL_CA`. */
   option?: string;
@@ -148,7 +163,14 @@ export interface PgwardenErrorOptions {
 }
 
 export class PgwardenError extends Error {
-  readonly code: ErrorCode;
+  /**
+   * The code to branch on: the SQLSTATE for an error the server sent in
+   * answer to a query (as in node-postgres), otherwise pgwarden's own
+   * `PGW_*` code. {@link pgwardenCode} is always the `PGW_*` code.
+   */
+  readonly code: ErrorCode | SqlState;
+  /** pgwarden's classification, always a `PGW_*` code (docs/errors.md). */
+  readonly pgwardenCode: ErrorCode;
   readonly option: string | undefined;
   readonly fix: string | undefined;
 
@@ -158,6 +180,7 @@ export class PgwardenError extends Error {
     super(parts.join(' '), options.cause === undefined ? undefined : { cause: redactCause(options.cause) });
     this.name = new.target.name;
     this.code = code;
+    this.pgwardenCode = code;
     this.option = options.option;
     this.fix = options.fix === undefined ? undefined : redact(options.fix);
   }
@@ -167,6 +190,7 @@ export class PgwardenError extends Error {
     return {
       name: this.name,
       code: this.code,
+      ...(this.code !== this.pgwardenCode ? { pgwardenCode: this.pgwardenCode } : {}),
       message: this.message,
       ...(this.option ? { option: this.option } : {}),
       ...(this.fix ? { fix: this.fix } : {}),
@@ -214,18 +238,31 @@ export class PolicyError extends PgwardenError {
 }
 
 /**
- * A server-reported error. The SQLSTATE and the server's fields are kept so
- * callers can branch on them (`23505`, `40001`, …).
+ * An error about a query. When the server sent it (a DatabaseError in
+ * node-postgres), `code` is the SQLSTATE and every field of pg's error is
+ * kept, so `err.code === '23505'`, `err.constraint` and ORMs' error mapping
+ * work as with a plain pg pool; `pgwardenCode` says what pgwarden makes of it
+ * (`PGW_QUERY_FAILED`, or `PGW_QUERY_CONNECTION_LOST` when the server ended
+ * the session). Text fields that may quote values are redacted.
  */
 export class QueryError extends PgwardenError {
+  /** The SQLSTATE, also in `code` when the server sent one. */
   readonly sqlstate: string | undefined;
+  readonly severity: string | undefined;
   readonly detail: string | undefined;
   readonly hint: string | undefined;
-  readonly severity: string | undefined;
+  readonly position: string | undefined;
+  readonly internalPosition: string | undefined;
+  readonly internalQuery: string | undefined;
+  readonly where: string | undefined;
+  readonly schema: string | undefined;
   readonly table: string | undefined;
   readonly column: string | undefined;
+  readonly dataType: string | undefined;
   readonly constraint: string | undefined;
-  readonly schema: string | undefined;
+  readonly file: string | undefined;
+  readonly line: string | undefined;
+  readonly routine: string | undefined;
 
   constructor(
     code: ErrorCode,
@@ -234,30 +271,52 @@ export class QueryError extends PgwardenError {
     options: PgwardenErrorOptions = {},
   ) {
     super(code, message, options);
+    const text = (value: string | undefined) => (value === undefined ? undefined : redact(value));
     this.sqlstate = fields.code;
-    this.detail = fields.detail === undefined ? undefined : redact(fields.detail);
-    this.hint = fields.hint;
+    // An answer to a query speaks pg's vocabulary; a refused connection keeps
+    // its PGW_CONN_* code (callers branch on those before any query ran).
+    if (code.startsWith('PGW_QUERY_') && fields.code !== undefined && /^[0-9A-Z]{5}$/.test(fields.code)) {
+      (this as { code: ErrorCode | SqlState }).code = fields.code;
+    }
     this.severity = fields.severity;
+    this.detail = text(fields.detail);
+    this.hint = text(fields.hint);
+    this.position = fields.position;
+    this.internalPosition = fields.internalPosition;
+    this.internalQuery = text(fields.internalQuery);
+    this.where = text(fields.where);
+    this.schema = fields.schema;
     this.table = fields.table;
     this.column = fields.column;
+    this.dataType = fields.dataType;
     this.constraint = fields.constraint;
-    this.schema = fields.schema;
+    this.file = fields.file;
+    this.line = fields.line;
+    this.routine = fields.routine;
   }
   override toJSON(): Record<string, unknown> {
     return { ...super.toJSON(), sqlstate: this.sqlstate };
   }
 }
 
-/** The fields of pg's DatabaseError that we keep. */
+/** The fields of pg's DatabaseError (pg-protocol), all kept on {@link QueryError}. */
 export interface DatabaseErrorFields {
   code?: string | undefined;
+  severity?: string | undefined;
   detail?: string | undefined;
   hint?: string | undefined;
-  severity?: string | undefined;
+  position?: string | undefined;
+  internalPosition?: string | undefined;
+  internalQuery?: string | undefined;
+  where?: string | undefined;
+  schema?: string | undefined;
   table?: string | undefined;
   column?: string | undefined;
+  dataType?: string | undefined;
   constraint?: string | undefined;
-  schema?: string | undefined;
+  file?: string | undefined;
+  line?: string | undefined;
+  routine?: string | undefined;
 }
 
 /**

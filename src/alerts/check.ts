@@ -8,7 +8,7 @@
  * logged at all (log_connections).
  */
 import { hostname } from 'node:os';
-import { resolveConfig } from '../config/resolve.js';
+import { resolveWithoutSecrets } from '../pool/pool-credentials.js';
 import { PgwardenError } from '../errors.js';
 import { takeSnapshot, type MonitorSnapshot } from '../monitor/snapshot.js';
 import { classifyQueryError } from '../pool/classify-error.js';
@@ -117,7 +117,7 @@ export async function runAlertsCheck(options: AlertsCheckOptions = {}): Promise<
         pool = await createPool({
           ...(connection as CreatePoolOptions),
           // A check reports an insecure setup; it does not refuse to look at it.
-          enforcePolicy: false,
+          purpose: 'admin',
           checkRole: false,
           min: 0,
           max: 1,
@@ -199,7 +199,7 @@ function targetLabel(pool: WardenPool | undefined, connection: CreatePoolOptions
   let target = pool?.config;
   if (!target && connection !== false) {
     try {
-      target = resolveConfig(connection).config;
+      target = resolveWithoutSecrets(connection).config;
     } catch {
       // The connection error already says what is wrong with the config.
     }

@@ -2,16 +2,14 @@
  * Judges the server certificate as presented over the wire: expiry, trust
  * against the configured CA (or the system store), key and signature
  * strength, and whether it names the host the application connects to.
- * Uses node:crypto's X509Certificate; @peculiar/x509 only to read the
- * signature algorithm, which Node does not expose.
+ * Uses node:crypto's X509Certificate, and a DER read of the signature
+ * algorithm, which Node does not expose.
  */
-// tsyringe, used inside @peculiar/x509, needs the Reflect metadata polyfill loaded first.
-import 'reflect-metadata';
-import * as peculiar from '@peculiar/x509';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import type { PemSource } from '../config/schema.js';
+import { signatureAlgorithm } from '../tls/signature-algorithm.js';
 
 export interface CertificateFacts {
   /** Where the certificate was read: the audit's own session, or a handshake-only probe. */
@@ -110,20 +108,6 @@ function keyWeakness(certificate: X509Certificate): { description: string; weakn
       : { description: `EC ${curve}` };
   }
   return { description: type };
-}
-
-function signatureAlgorithm(der: Buffer): { name: string; weak: boolean } {
-  try {
-    const algorithm = new peculiar.X509Certificate(der).signatureAlgorithm as {
-      name?: string;
-      hash?: { name?: string };
-    };
-    const hash = algorithm.hash?.name ?? '';
-    const name = `${algorithm.name ?? 'unknown'}${hash ? ` with ${hash}` : ''}`;
-    return { name, weak: /^(SHA-1|MD5|MD2)$/i.test(hash) };
-  } catch {
-    return { name: 'unknown', weak: false };
-  }
 }
 
 function hostMatches(certificate: X509Certificate, name: string): boolean {

@@ -7,12 +7,15 @@
  */
 import { createRequire } from 'node:module';
 import type pg from 'pg';
-import { isProductionLike } from '../config/environment.js';
-import { evaluateConfigPolicy } from '../config/policy.js';
 import type { ResolvedConfig } from '../config/schema.js';
-import { PgwardenError } from '../errors.js';
+import { PgwardenError, PolicyError } from '../errors.js';
 import { classifyQueryError } from '../pool/classify-error.js';
-import { resolveWithSecrets, WardenPool, type CreatePoolOptions } from '../pool/pool.js';
+import {
+  poolFromResolution,
+  resolveWithSecrets,
+  type CreatePoolOptions,
+  type WardenPool,
+} from '../pool/pool.js';
 import { createLogger } from '../logger.js';
 import { clientStream } from '../pool/warden-client.js';
 import { redact } from '../redact/redactor.js';
@@ -71,13 +74,6 @@ const AUDIT_ONLY_KEYS = [
   'onProgress',
 ] as const;
 
-const TLS_RULES = new Set([
-  'PGW_POLICY_TLS_DISABLED',
-  'PGW_POLICY_CERT_VALIDATION_DISABLED',
-  'PGW_POLICY_TLS_NOT_VERIFY_FULL',
-  'PGW_POLICY_TLS_MIN_VERSION',
-]);
-
 const FIRST_ROUND_TRIP = `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
 SELECT ${PRIVILEGES_SELECT},
   current_database() AS database,
@@ -104,11 +100,11 @@ type ConnectionState =
 function poolOptions(options: AuditOptions): CreatePoolOptions {
   const copy: Record<string, unknown> = { ...options };
   for (const key of AUDIT_ONLY_KEYS) delete copy[key];
-  return { ...(copy as CreatePoolOptions), enforcePolicy: false, checkRole: false, max: 1, min: 0 };
+  return { ...(copy as CreatePoolOptions), purpose: 'admin', checkRole: false, max: 1, min: 0 };
 }
 
 async function openSession(pool: WardenPool): Promise<ConnectionState> {
-  const client = await pool.connect({ retry: false });
+  const client = await pool.checkout({ retry: false });
   let trips = 0;
   const query = async <R>(text: string, params?: readonly unknown[]): Promise<R[]> => {
     trips++;
@@ -243,26 +239,23 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   // session below uses these same credentials: one fetch, one Vault lease.
   const connection = poolOptions(options);
   const logger = createLogger(connection.logger);
-  const { config, credentials } = await resolveWithSecrets(connection, logger);
-  const violations = evaluateConfigPolicy(config);
-  const insecure = violations.filter((v) => TLS_RULES.has(v.code));
+  const resolution = await resolveWithSecrets(connection, logger);
+  const { config } = resolution;
 
   let state: ConnectionState;
   let pool: WardenPool | undefined;
-  if (isProductionLike(config.environment) && insecure.length > 0) {
-    // Fail closed like doctor: in production a password never crosses an unverified link.
-    await credentials.close();
-    state = {
-      kind: 'skipped',
-      reason: `not attempted in ${config.environment}: the configuration breaks ${insecure.map((v) => v.code).join(', ')} (see the client checks)`,
-    };
-  } else {
-    try {
-      pool = new WardenPool(config, logger, credentials);
-      state = await openSession(pool);
-    } catch (error) {
-      state = { kind: 'failed', error: errorSummary(error) };
-    }
+  try {
+    // The gate every command passes: in production a password never crosses an unverified link.
+    pool = poolFromResolution(resolution, { purpose: 'admin', checkRole: false });
+    state = await openSession(pool);
+  } catch (error) {
+    state =
+      error instanceof PolicyError
+        ? {
+            kind: 'skipped',
+            reason: `not attempted in ${config.environment}: the configuration breaks ${error.violations.map((v) => v.code).join(', ')} (see the client checks)`,
+          }
+        : { kind: 'failed', error: errorSummary(error) };
   }
 
   const session = state.kind === 'connected' ? state.session : undefined;

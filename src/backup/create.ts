@@ -105,7 +105,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   try {
     if (signal?.aborted) throw interrupted('backup');
     pool = await raceAbort(
-      createPool({ ...options.connection, env, enforcePolicy: false, checkRole: false, min: 0, max: 2 }),
+      createPool({ ...options.connection, env, purpose: 'admin', checkRole: false, min: 0, max: 2 }),
       signal,
       'backup',
     );

@@ -116,7 +116,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
   const opened: OpenedKeys = { manifestKey: undefined };
   try {
     pool = await raceAbort(
-      createPool({ ...options.connection, env, enforcePolicy: false, checkRole: false, min: 0, max: 1 }),
+      createPool({ ...options.connection, env, purpose: 'admin', checkRole: false, min: 0, max: 1 }),
       signal,
       'restore',
     );

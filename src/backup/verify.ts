@@ -299,7 +299,7 @@ async function level3(
   const admin = await createPool({
     ...options.connection,
     env,
-    enforcePolicy: false,
+    purpose: 'admin',
     checkRole: false,
     min: 0,
     max: 1,
@@ -336,7 +336,7 @@ async function level3(
         ...options.connection,
         database: scratch,
         env,
-        enforcePolicy: false,
+        purpose: 'admin',
         checkRole: false,
         min: 0,
         max: 1,

@@ -170,8 +170,11 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (error instanceof PgwardenError) {
-      process.stderr.write(`pgwarden: ${error.code}: ${error.message}\n`);
-      return error.code === 'PGW_CLI_USAGE' || error.code.startsWith('PGW_CONFIG') ? EXIT_USAGE : EXIT_FAILED;
+      const shown =
+        error.code === error.pgwardenCode ? error.code : `${error.pgwardenCode} (SQLSTATE ${error.code})`;
+      process.stderr.write(`pgwarden: ${shown}: ${error.message}\n`);
+      const usage = error.pgwardenCode === 'PGW_CLI_USAGE' || error.pgwardenCode.startsWith('PGW_CONFIG');
+      return usage ? EXIT_USAGE : EXIT_FAILED;
     }
     process.stderr.write(`pgwarden: unexpected error: ${redact(String((error as Error)?.stack ?? error))}\n`);
     return EXIT_FAILED;

@@ -3,7 +3,11 @@ import type { OptionKey } from './schema.js';
 /** A warning found while reading configuration; emitted once by createPool. */
 export interface ConfigWarning {
   readonly code:
-    'PGW_CONFIG_UNKNOWN_KEY' | 'PGW_SECRET_STALE' | `PGW_POLICY_${string}` | 'PGW_CONFIG_INVALID';
+    | 'PGW_CONFIG_UNKNOWN_KEY'
+    | 'PGW_CONFIG_DEPRECATED'
+    | 'PGW_SECRET_STALE'
+    | `PGW_POLICY_${string}`
+    | 'PGW_CONFIG_INVALID';
   readonly message: string;
   readonly option: string;
 }

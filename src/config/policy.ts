@@ -22,8 +22,11 @@ export function passwordSourceKind(config: ResolvedConfig): PasswordSourceKind {
   if (source === 'secrets:env') return 'plaintext-env';
   if (source.startsWith('secrets:')) return 'secrets-backend';
   if (source.startsWith('DATABASE_URL')) return 'url-in-env';
-  if (source.startsWith('url ')) return 'url-option';
-  if (source === 'DB_PASSWORD' || source === 'PGPASSWORD') return 'plaintext-env';
+  if (source.startsWith('url ') || source.startsWith('connectionString ')) return 'url-option';
+  // libpq's password file is judged like the environment: plaintext the platform manages.
+  if (source === 'DB_PASSWORD' || source === 'PGPASSWORD' || source.startsWith('PGPASSFILE')) {
+    return 'plaintext-env';
+  }
   return 'options';
 }
 

@@ -33,6 +33,8 @@ import {
 import { closestName } from './suggest.js';
 import { parseDatabaseUrl } from './url.js';
 import { parseHostList, parseReplicaList } from './hosts.js';
+import { PG_OPTION_KEYS, PG_PASSTHROUGH_KEYS, pgOptionsLayer } from './pg-options.js';
+import { lookupPgpass } from './pgpass.js';
 
 /** Inputs of resolveConfig that are not configuration values. */
 export interface ResolveInputs {
@@ -53,7 +55,7 @@ export interface Resolution {
 }
 
 /** Option keys that are not configuration values but are accepted by createPool. */
-const NON_CONFIG_KEYS = new Set([
+const NON_CONFIG_KEYS = new Set<string>([
   'env',
   'logger',
   'secrets',
@@ -61,6 +63,9 @@ const NON_CONFIG_KEYS = new Set([
   'secretCredentials',
   'checkRole',
   'enforcePolicy',
+  'purpose',
+  ...PG_PASSTHROUGH_KEYS,
+  ...PG_OPTION_KEYS,
 ]);
 
 const SECRET_KEYS = new Set<OptionKey>(['password', 'sslKey', 'sslKeyPassphrase']);
@@ -87,7 +92,7 @@ function optionsLayer(options: Record<string, unknown>): ConfigLayer {
   const layer = emptyLayer('options');
   for (const [key, value] of Object.entries(options)) {
     if (NON_CONFIG_KEYS.has(key) || key === 'url') continue;
-    if ((OPTION_KEYS as string[]).includes(key)) {
+    if ((OPTION_KEYS as readonly string[]).includes(key)) {
       setValue(layer, key as OptionKey, value, `options.${key}`);
     } else {
       const guess = closestName(key, OPTION_KEYS);
@@ -164,11 +169,26 @@ function resolveTls(
   environment: Environment,
   origins: Record<string, string>,
   sources: Record<string, string>,
+  env: Env,
+  warnings: ConfigWarning[],
 ): ResolvedTls {
   const originOf = (key: OptionKey): string => origins[key] ?? `options.${key}`;
   let mode: SslMode;
+  // libpq's deprecated PGREQUIRESSL=1: sslmode require when nothing sets
+  // sslmode, and never below the environment's own default.
+  const requireSsl = !parsed.sslMode && env.PGREQUIRESSL?.trim() === '1';
+  if (requireSsl) {
+    warnings.push({
+      code: 'PGW_CONFIG_DEPRECATED',
+      option: 'PGREQUIRESSL',
+      message: 'PGREQUIRESSL is deprecated (libpq); set PGSSLMODE=verify-full instead.',
+    });
+  }
   if (parsed.sslMode) {
     mode = parsed.sslMode;
+  } else if (requireSsl && !isProductionLike(environment) && parsed.sslRootCert !== 'system') {
+    mode = 'require';
+    sources.sslMode = 'PGREQUIRESSL';
   } else if (parsed.sslRootCert === 'system' || isProductionLike(environment)) {
     mode = 'verify-full';
     sources.sslMode =
@@ -298,9 +318,11 @@ function deepFreeze<T>(value: T): T {
 export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Resolution {
   const env = options.env ?? process.env;
   const raw = options as Record<string, unknown>;
-  const layers: ConfigLayer[] = [optionsLayer(raw)];
+  const layers: ConfigLayer[] = [optionsLayer(raw), pgOptionsLayer(raw)];
   if (typeof options.url === 'string') {
     layers.push(parseDatabaseUrl(options.url, 'url'));
+  } else if (typeof raw.connectionString === 'string') {
+    layers.push(parseDatabaseUrl(raw.connectionString, 'connectionString'));
   }
   layers.push(...readEnvLayers(env));
   if (options.secretCredentials) {
@@ -318,22 +340,27 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     layers.unshift(authority);
     layers.push(fill);
   }
-  const warnings = layers.flatMap((layer) => layer.warnings);
+  const warnings: ConfigWarning[] = layers.flatMap((layer) => layer.warnings);
 
   const { values, origins } = merge(layers);
-  const result = optionsSchema.safeParse(values);
+  const result = optionsSchema().safeParse(values);
   if (!result.success) throw schemaError(result.error, origins, values);
   const parsed = result.data;
 
   const sources: Record<string, string> = { ...origins };
+  // As pg-pool's connectionTimeoutMillis: a connect timeout also bounds the
+  // wait for a free connection, unless an acquire timeout is set of its own.
+  if (parsed.acquireTimeoutMs === undefined && parsed.connectionTimeoutMs !== undefined) {
+    sources.acquireTimeoutMs = `${origins.connectionTimeoutMs ?? 'connectionTimeoutMs'} (no acquire timeout set)`;
+  }
   const { environment, origin: environmentOrigin } = resolveEnvironment(parsed, env, origins);
   sources.environment = environmentOrigin;
-  const tls = resolveTls(parsed, environment, origins, sources);
+  const tls = resolveTls(parsed, environment, origins, sources, env, warnings);
 
   const osUser = safeOsUser();
   const user = parsed.user ?? osUser;
   if (!parsed.user) sources.user = 'default (OS user)';
-  const password =
+  let password =
     parsed.password === undefined
       ? undefined
       : typeof parsed.password === 'string'
@@ -356,6 +383,18 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     host: origins.host ?? 'host',
     port: origins.port ?? 'port',
   });
+  // libpq's password file, when no source gave a password (for the first host of a list).
+  if (password === undefined) {
+    const found = lookupPgpass(
+      { host: hosts[0]!.host, port: hosts[0]!.port, database: parsed.database ?? user, user },
+      env,
+    );
+    warnings.push(...found.warnings);
+    if (found.password !== undefined) {
+      password = new Secret(found.password);
+      sources.password = `PGPASSFILE ${found.file ?? ''}`.trim();
+    }
+  }
   const replicaHosts =
     parsed.readReplicas === undefined
       ? []
@@ -372,6 +411,7 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     port: hosts[0]!.port,
     hosts,
     targetSessionAttrs: parsed.targetSessionAttrs ?? 'any',
+    pooler: parsed.pooler ?? 'none',
     replicas: {
       hosts: replicaHosts,
       maxLagMs: parsed.replicaMaxLagMs ?? DEFAULTS.replicaMaxLagMs,
@@ -387,7 +427,7 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
       min,
       max,
       connectionTimeoutMs: parsed.connectionTimeoutMs ?? DEFAULTS.connectionTimeoutMs,
-      acquireTimeoutMs: parsed.acquireTimeoutMs ?? DEFAULTS.acquireTimeoutMs,
+      acquireTimeoutMs: parsed.acquireTimeoutMs ?? parsed.connectionTimeoutMs ?? DEFAULTS.acquireTimeoutMs,
       idleTimeoutMs: parsed.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
       maxLifetimeMs: parsed.maxLifetimeMs ?? DEFAULTS.maxLifetimeMs,
       prePingIdleMs: parsed.prePingIdleMs ?? DEFAULTS.prePingIdleMs,

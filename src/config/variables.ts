@@ -164,6 +164,18 @@ export const CONNECTION_VARIABLES: readonly VariableSpec[] = [
     unit: 'seconds',
     description: 'libpq: connect timeout, seconds.',
   },
+  {
+    name: 'PGPASSFILE',
+    group: 'PG',
+    description:
+      'libpq: the password file (default `~/.pgpass`), read when no other source gives a password; ignored unless mode 0600, as libpq does.',
+  },
+  {
+    name: 'PGREQUIRESSL',
+    group: 'PG',
+    description:
+      'libpq, deprecated: `1` means sslmode `require` when nothing sets sslmode; never lowers the production default (verify-full).',
+  },
 ];
 
 /** Read elsewhere (secrets, environment, replicas): known, so never reported as typos. */
@@ -183,7 +195,6 @@ export const OTHER_KNOWN_VARIABLES: readonly string[] = [
   'PGHOSTADDR',
   'PGSERVICE',
   'PGSERVICEFILE',
-  'PGPASSFILE',
   'PGOPTIONS',
   'PGSSLCRL',
   'PGSSLCRLDIR',
@@ -191,7 +202,6 @@ export const OTHER_KNOWN_VARIABLES: readonly string[] = [
   'PGSSLCOMPRESSION',
   'PGSSLMAXPROTOCOLVERSION',
   'PGSSLCERTMODE',
-  'PGREQUIRESSL',
   'PGREQUIREAUTH',
   'PGREQUIREPEER',
   'PGGSSENCMODE',

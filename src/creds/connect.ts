@@ -27,7 +27,7 @@ export function environmentPoolOptions(
     environment: environment.production ? 'production' : 'development',
     applicationName: 'pgwarden creds',
     // Admin tooling reports policy violations instead of refusing (see `creds test`).
-    enforcePolicy: false,
+    purpose: 'admin',
     max: 2,
     // One attempt: a wrong password must not be retried against the server.
     connectionTimeoutMs: 10_000,

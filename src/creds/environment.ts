@@ -3,9 +3,10 @@
  * password was set and must be rotated by. The password itself is never part
  * of this object; it lives in the OS keychain or the encrypted file.
  */
-import { z } from 'zod';
+import type { z as Zod } from 'zod';
+import { loadZod } from '../config/zod.js';
 import type { SslMode } from '../config/schema.js';
-import { ENVIRONMENT_NAME, keychainEnvironmentSchema } from '../secrets/keychain-store-format.js';
+import { ENVIRONMENT_NAME, keychainSchemas } from '../secrets/keychain-store-format.js';
 import { CredsError } from './creds-error.js';
 
 /** Where an environment's password is kept. */
@@ -23,7 +24,9 @@ export const DEFAULT_WARN_DAYS = 14;
  * `pgwarden creds` uses. The backend ignores unknown fields, and none of these
  * names looks like a secret (the format refuses such keys).
  */
-export const storedEnvironmentSchema = keychainEnvironmentSchema.extend({
+// The same zod instance as the schema it extends (the lazily loaded one).
+const z = loadZod();
+export const storedEnvironmentSchema = keychainSchemas().environment.extend({
   /** Where the password is: the OS keychain (default) or the encrypted file. */
   store: z.enum(['keychain', 'file']).optional(),
   /** Rotation strategy; default `single`. */
@@ -35,7 +38,7 @@ export const storedEnvironmentSchema = keychainEnvironmentSchema.extend({
   /** Days from `updated_at` to `expires_at`, reused by rotation; 0 = no expiry. */
   expires_days: z.number().int().min(0).max(36_500).optional(),
 });
-export type StoredEnvironment = z.infer<typeof storedEnvironmentSchema>;
+export type StoredEnvironment = Zod.infer<typeof storedEnvironmentSchema>;
 
 /** An environment as the library API returns it. */
 export interface CredentialEnvironment {

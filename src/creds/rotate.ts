@@ -114,7 +114,7 @@ export async function rotateCredentials(
   try {
     if (options.admin instanceof WardenPool) adminPool = options.admin;
     else if (options.admin) {
-      adminPool = await createPool({ enforcePolicy: false, checkRole: false, max: 1, ...options.admin });
+      adminPool = await createPool({ purpose: 'admin', checkRole: false, max: 1, ...options.admin });
       ownAdminPool = true;
     }
     // One client for the whole rotation: with self-rotation it stays logged in

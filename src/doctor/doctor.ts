@@ -3,25 +3,27 @@
  * the policy, connect over the same path as the pool, and report what was
  * found. Nothing here prints; the CLI formats the report.
  */
-import { isProductionLike } from '../config/environment.js';
-import type { Env } from '../config/env-source.js';
 import {
   evaluateConfigPolicy,
   evaluateRolePolicy,
   ROLE_FACTS_SQL,
   type RoleFacts,
 } from '../config/policy.js';
-import type { ConfigOptions, PemSource, ResolvedConfig } from '../config/schema.js';
-import { PgwardenError, type PolicyViolation } from '../errors.js';
+import type { PemSource, ResolvedConfig } from '../config/schema.js';
+import { PgwardenError, PolicyError, type PolicyViolation } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { classifyQueryError } from '../pool/classify-error.js';
-import { resolveWithSecrets, WardenPool } from '../pool/pool.js';
+import {
+  poolFromResolution,
+  resolveWithSecrets,
+  type CreatePoolOptions,
+  type WardenPool,
+} from '../pool/pool.js';
 import { clientStream } from '../pool/warden-client.js';
 import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
 
-export interface DoctorOptions extends ConfigOptions {
-  env?: Env;
-}
+/** The options of the pool doctor judges: everything createPool takes. */
+export type DoctorOptions = CreatePoolOptions;
 
 export interface ErrorSummary {
   readonly code: string;
@@ -95,13 +97,6 @@ const SESSION_SQL = `SELECT current_setting('statement_timeout') AS statement_ti
   current_setting('server_version') AS server_version,
   coalesce((SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()), 'unknown') AS ssl`;
 
-const TLS_RULES = new Set([
-  'PGW_POLICY_TLS_DISABLED',
-  'PGW_POLICY_CERT_VALIDATION_DISABLED',
-  'PGW_POLICY_TLS_NOT_VERIFY_FULL',
-  'PGW_POLICY_TLS_MIN_VERSION',
-]);
-
 /** Runs every check and returns the report; never throws for a failing check. */
 export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const logger = createLogger(undefined);
@@ -130,24 +125,24 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
     warnings: warnings.map((w) => ({ code: w.code, message: w.message, option: w.option })),
   };
 
-  // Fail closed: in production-like environments an insecure link is not even tried.
-  const insecure = violations.filter((v) => TLS_RULES.has(v.code));
-  if (isProductionLike(config.environment) && insecure.length > 0) {
-    await credentials.close();
+  // The gate every command passes: in production an insecure link is not even tried.
+  let pool: WardenPool;
+  try {
+    pool = poolFromResolution(resolution, { purpose: 'admin', checkRole: false });
+  } catch (error) {
+    if (!(error instanceof PolicyError)) throw error;
     return {
       ...base,
       ok: false,
       violations,
       connection: {
         ok: false,
-        skipped: `not attempted in ${config.environment}: ${insecure.map((v) => v.code).join(', ')}`,
+        skipped: `not attempted in ${config.environment}: ${error.violations.map((v) => v.code).join(', ')}`,
       },
     };
   }
-
-  const pool = new WardenPool(config, logger, credentials);
   try {
-    const client = await pool.connect({ retry: false });
+    const client = await pool.checkout({ retry: false });
     try {
       const tls = tlsSessionInfo(clientStream(client)) ?? null;
       const authMechanism = (client as unknown as { authMechanism?: string }).authMechanism;

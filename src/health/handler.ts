@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WardenPool } from '../pool/pool.js';
 import { Secret } from '../redact/secret.js';
-import { checkDatabase, checkReady, type HealthStatus } from './health.js';
+import { checkDatabase, checkReady, type HealthStatus } from '../pool/readiness.js';
 
 export interface HealthHandlerOptions {
   /** Path prefix of the routes. Default `/health`. */

@@ -81,6 +81,9 @@ export function classifyConnectError(error: unknown, ctx: ConnectContext): Pgwar
       'Connect with a host name the certificate lists, set sslServerName to the certified name, or reissue the certificate with this name.',
     );
   }
+  // The server answered: its SQLSTATE decides, never words in its message
+  // (a pooler's "unsupported startup parameter: statement_timeout" is not a timeout).
+  if (sqlstate) return classifyServerRefusal(error, sqlstate, message, ctx, make);
   if (/does not support SSL/i.test(message)) {
     return make(
       'tls',
@@ -99,40 +102,13 @@ export function classifyConnectError(error: unknown, ctx: ConnectContext): Pgwar
       'Check the server TLS settings (ssl_min_protocol_version, ciphers) and the client certificate.',
     );
   }
-  if (sqlstate === '28P01' || /SASL: SCRAM-SERVER-FINAL-MESSAGE/.test(message)) {
+  if (/SASL: SCRAM-SERVER-FINAL-MESSAGE/.test(message)) {
     return make(
       'conn',
       'PGW_CONN_AUTH_FAILED',
       `The server rejected the password of user "${ctx.user}".`,
       'password',
       'Check the password (DB_PASSWORD, PGPASSWORD or the secrets backend) and whether it has expired (VALID UNTIL).',
-    );
-  }
-  if (sqlstate === '28000') {
-    if (/pg_hba\.conf/.test(message)) {
-      return make(
-        'conn',
-        'PGW_CONN_HBA_REJECTED',
-        `No pg_hba.conf rule admits user "${ctx.user}" to database "${ctx.database}" from here (sslmode ${ctx.sslMode}).`,
-        'sslMode',
-        'Add a matching hostssl rule to pg_hba.conf, or connect with the sslmode the server requires.',
-      );
-    }
-    return make(
-      'conn',
-      'PGW_CONN_AUTH_FAILED',
-      `The server refused user "${ctx.user}": ${message}`,
-      'user',
-      'Check the user name, that the role exists and has LOGIN.',
-    );
-  }
-  if (sqlstate === '3D000') {
-    return make(
-      'conn',
-      'PGW_CONN_DATABASE_NOT_FOUND',
-      `Database "${ctx.database}" does not exist on ${where}.`,
-      'database',
-      'Check DB_NAME / PGDATABASE / the URL path, or create the database.',
     );
   }
   if (code === 'ECONNREFUSED') {
@@ -175,27 +151,99 @@ export function classifyConnectError(error: unknown, ctx: ConnectContext): Pgwar
       'Check the server log: it may be shutting down, out of connections, or rejecting the TLS settings.',
     );
   }
-  if (sqlstate) {
-    return new QueryError(
-      'PGW_CONN_FAILED',
-      `Connecting to ${where} failed: ${message} (SQLSTATE ${sqlstate}).`,
-      error as never,
-      {
-        option: 'host',
-        fix:
-          sqlstate === '53300'
-            ? 'The server has no free connection slots: lower pool sizes or raise max_connections.'
-            : 'See the SQLSTATE in the PostgreSQL documentation.',
-        cause: error,
-      },
-    );
-  }
   return make(
     'conn',
     'PGW_CONN_FAILED',
     `Connecting to ${where} failed: ${message}`,
     'host',
     'See the cause for details.',
+  );
+}
+
+type Make = (
+  kind: 'conn' | 'tls',
+  errorCode: ErrorCode,
+  text: string,
+  option: string,
+  fix: string,
+) => PgwardenError;
+
+/** Session startup parameters pgwarden sends, and the option that sets each. */
+const STARTUP_PARAMETER_OPTIONS: Record<string, string> = {
+  statement_timeout: 'statementTimeoutMs (DB_STATEMENT_TIMEOUT)',
+  lock_timeout: 'lockTimeoutMs (DB_LOCK_TIMEOUT)',
+  idle_in_transaction_session_timeout: 'idleInTransactionSessionTimeoutMs (DB_IDLE_IN_TRANSACTION_TIMEOUT)',
+  application_name: 'applicationName (DB_APPLICATION_NAME)',
+};
+
+/** An error the server (or a pooler speaking for it) sent while the connection was being set up. */
+function classifyServerRefusal(
+  error: unknown,
+  sqlstate: string,
+  message: string,
+  ctx: ConnectContext,
+  make: Make,
+): PgwardenError {
+  const where = `${ctx.host}:${ctx.port}`;
+  const parameter = /unsupported startup parameter: (\S+)/i.exec(message)?.[1];
+  if (parameter) {
+    const option = STARTUP_PARAMETER_OPTIONS[parameter] ?? parameter;
+    return make(
+      'conn',
+      'PGW_CONN_STARTUP_PARAMETER_REFUSED',
+      `${where} refused the startup parameter ${parameter} (set by ${option}): a connection pooler such as PgBouncer in transaction mode forwards no session parameters.`,
+      option.split(' ')[0]!,
+      'Set DB_POOLER=pgbouncer (pooler option): pgwarden then sends no session parameters and verifies that the role-level settings (ALTER ROLE ... SET, which pgwarden roles apply manages) give the timeouts. Listing the parameter in ignore_startup_parameters alone would drop the timeout silently.',
+    );
+  }
+  if (sqlstate === '28P01') {
+    return make(
+      'conn',
+      'PGW_CONN_AUTH_FAILED',
+      `The server rejected the password of user "${ctx.user}".`,
+      'password',
+      'Check the password (DB_PASSWORD, PGPASSWORD or the secrets backend) and whether it has expired (VALID UNTIL).',
+    );
+  }
+  if (sqlstate === '28000') {
+    if (/pg_hba\.conf/.test(message)) {
+      return make(
+        'conn',
+        'PGW_CONN_HBA_REJECTED',
+        `No pg_hba.conf rule admits user "${ctx.user}" to database "${ctx.database}" from here (sslmode ${ctx.sslMode}).`,
+        'sslMode',
+        'Add a matching hostssl rule to pg_hba.conf, or connect with the sslmode the server requires.',
+      );
+    }
+    return make(
+      'conn',
+      'PGW_CONN_AUTH_FAILED',
+      `The server refused user "${ctx.user}": ${message}`,
+      'user',
+      'Check the user name, that the role exists and has LOGIN.',
+    );
+  }
+  if (sqlstate === '3D000') {
+    return make(
+      'conn',
+      'PGW_CONN_DATABASE_NOT_FOUND',
+      `Database "${ctx.database}" does not exist on ${where}.`,
+      'database',
+      'Check DB_NAME / PGDATABASE / the URL path, or create the database.',
+    );
+  }
+  return new QueryError(
+    'PGW_CONN_FAILED',
+    `Connecting to ${where} failed: ${message} (SQLSTATE ${sqlstate}).`,
+    error as never,
+    {
+      option: 'host',
+      fix:
+        sqlstate === '53300'
+          ? 'The server has no free connection slots: lower pool sizes or raise max_connections.'
+          : 'See the SQLSTATE in the PostgreSQL documentation.',
+      cause: error,
+    },
   );
 }
 
@@ -211,8 +259,16 @@ export function endsSession(sqlstate: string | undefined): boolean {
 export function classifyQueryError(error: unknown): PgwardenError {
   if (error instanceof PgwardenError) return error;
   const { code, message, sqlstate } = fields(error);
-  // After a crash the backend may still answer one query with this before it exits.
-  if (endsSession(sqlstate)) return connectionLost(`${message} (SQLSTATE ${sqlstate})`, error);
+  // The server ended the session (shutdown, crash, terminate): the statement
+  // may or may not have run. Still the server's error, with its SQLSTATE.
+  if (endsSession(sqlstate)) {
+    return new QueryError(
+      'PGW_QUERY_CONNECTION_LOST',
+      `The server ended the session while the query ran; it may or may not have been executed: ${message}`,
+      error as never,
+      { fix: 'Retry only if the statement is idempotent, or check its effect first.', cause: error },
+    );
+  }
   if (sqlstate) {
     return new QueryError('PGW_QUERY_FAILED', message, error as never, { cause: error });
   }

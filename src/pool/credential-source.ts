@@ -33,7 +33,8 @@ export interface CredentialSource {
   get(): Promise<ConnectionCredentials>;
   /** After an authentication failure: fresh credentials, or the backend's previous ones; undefined when nothing differs. */
   recover(rejected: ConnectionCredentials): Promise<ConnectionCredentials | undefined>;
-  onRotate(listener: (event: RotationEvent) => void): void;
+  /** Subscribes to rotations; returns the unsubscribe function. */
+  onRotate(listener: (event: RotationEvent) => void): () => void;
   describe(): ProviderDescription;
   stats(): Record<string, unknown> | undefined;
   /** When the credentials last handed out stop working (a lease, a token), if the backend says. */
@@ -49,7 +50,7 @@ export function configCredentials(config: ResolvedConfig): CredentialSource {
     generation: 0,
     get: async () => credentials,
     recover: async () => undefined,
-    onRotate: () => undefined,
+    onRotate: () => () => undefined,
     describe: () => ({ backend: 'config', passwordSource: config.sources.password ?? 'none' }),
     stats: () => undefined,
     expiresAt: () => undefined,
@@ -120,7 +121,13 @@ export function backendCredentials(
         ? { ...toConnection(previous), generation }
         : undefined;
     },
-    onRotate: (listener) => void listeners.push(listener),
+    onRotate: (listener) => {
+      listeners.push(listener);
+      return () => {
+        const index = listeners.indexOf(listener);
+        if (index >= 0) listeners.splice(index, 1);
+      };
+    },
     describe: () => ({ backend: cache.backend, ...cache.describe() }),
     stats: () => ({ ...cache.stats() }),
     expiresAt: () => expiresAt,

@@ -7,8 +7,22 @@ import type pg from 'pg';
 import type { HostPort } from '../config/schema.js';
 import { PgwardenError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { SqlFragment } from '../sql/sql.js';
 import { classifyQueryError } from './classify-error.js';
-import type { QueryInput, WardenPool } from './pool.js';
+
+/** What reads need of a pool: a query, and a close for replicas. */
+export interface QueryTarget {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    input: string | SqlFragment | pg.QueryConfig,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+/** `pool.read`: where read-only statements go. */
+export interface ReadPath extends QueryTarget {
+  /** Each replica's health, lag and why it is not used. */
+  status(): ReplicaStatus[];
+}
 
 export interface ReplicaStatus {
   readonly host: string;
@@ -21,9 +35,13 @@ export interface ReplicaStatus {
   readonly checkedAt: string | undefined;
 }
 
+interface ReplicaPool extends QueryTarget {
+  close(): Promise<void>;
+}
+
 interface Replica {
   readonly target: HostPort;
-  readonly pool: WardenPool;
+  readonly pool: ReplicaPool;
   healthy: boolean;
   lagMs: number | undefined;
   reason: string | undefined;
@@ -32,11 +50,12 @@ interface Replica {
 
 /** Failures that say the replica itself is the problem, so the read is retried elsewhere. */
 function replicaFailed(error: PgwardenError): boolean {
+  const code = error.pgwardenCode;
   return (
-    error.code.startsWith('PGW_CONN_') ||
-    error.code.startsWith('PGW_TLS_') ||
-    error.code === 'PGW_QUERY_CONNECTION_LOST' ||
-    error.code === 'PGW_POOL_EXHAUSTED'
+    code.startsWith('PGW_CONN_') ||
+    code.startsWith('PGW_TLS_') ||
+    code === 'PGW_QUERY_CONNECTION_LOST' ||
+    code === 'PGW_POOL_EXHAUSTED'
   );
 }
 
@@ -44,8 +63,8 @@ const LAG_SQL = `SELECT pg_is_in_recovery() AS standby,
   CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
        ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000, 0) END AS lag_ms`;
 
-export class ReadReplicas {
-  readonly #primary: WardenPool;
+export class ReadReplicas implements ReadPath {
+  readonly #primary: QueryTarget;
   readonly #replicas: Replica[];
   readonly #maxLagMs: number;
   readonly #logger: Logger;
@@ -53,8 +72,8 @@ export class ReadReplicas {
   #next = 0;
 
   constructor(
-    primary: WardenPool,
-    replicas: { target: HostPort; pool: WardenPool }[],
+    primary: QueryTarget,
+    replicas: { target: HostPort; pool: ReplicaPool }[],
     options: { maxLagMs: number; checkIntervalMs: number; logger: Logger },
   ) {
     this.#primary = primary;
@@ -91,7 +110,7 @@ export class ReadReplicas {
           : undefined;
     } catch (error) {
       replica.lagMs = undefined;
-      replica.reason = `unreachable: ${classifyQueryError(error).code}`;
+      replica.reason = `unreachable: ${classifyQueryError(error).pgwardenCode}`;
     }
     replica.healthy = replica.reason === undefined;
     replica.checkedAt = new Date();
@@ -108,7 +127,7 @@ export class ReadReplicas {
 
   /** Runs a read-only statement on a healthy replica, else on the primary. */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    input: QueryInput,
+    input: string | SqlFragment | pg.QueryConfig,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>> {
     const healthy = this.#replicas.filter((r) => r.healthy);
@@ -122,12 +141,12 @@ export class ReadReplicas {
         const coded = error instanceof PgwardenError ? error : classifyQueryError(error);
         if (!replicaFailed(coded)) throw coded;
         replica.healthy = false;
-        replica.reason = `unreachable: ${coded.code}`;
+        replica.reason = `unreachable: ${coded.pgwardenCode}`;
         this.#logger.log(
           'warn',
           'db.replica',
           `replica ${replica.target.host}:${replica.target.port} failed a read; trying elsewhere`,
-          { code: coded.code },
+          { code: coded.pgwardenCode },
         );
       }
     }

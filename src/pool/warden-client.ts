@@ -12,7 +12,7 @@ import pg from 'pg';
 import type { HostPort, ResolvedConfig, TargetSessionAttrs } from '../config/schema.js';
 import { ConnectionError, TlsError, type PgwardenError } from '../errors.js';
 import { attemptsFor, tlsOptionsFor, type TlsAttempt } from '../tls/ssl-options.js';
-import { classifyConnectError, type ConnectContext } from './classify-error.js';
+import { classifyConnectError, classifyQueryError, type ConnectContext } from './classify-error.js';
 import type { ConnectionCredentials, CredentialSource } from './credential-source.js';
 
 export interface ClientContext {
@@ -23,6 +23,13 @@ export interface ClientContext {
   readonly hostState?: { preferred: number; changed?(from: number, to: number): void };
   /** Told how long each TLS handshake took (metrics). */
   readonly instruments?: { current: { tlsHandshake?(seconds: number): void } | undefined };
+  /** pg Client options given through unchanged (types, keepAlive, client_encoding…). */
+  readonly passthrough?: Readonly<Record<string, unknown>>;
+  /**
+   * Told about an error on the connection at any time: without a listener a
+   * checked-out connection's error would be uncaught and end the process.
+   */
+  readonly onError?: (error: Error, client: pg.PoolClient) => void;
 }
 
 /** The parts of pg.Client that pg does not type but this class relies on. */
@@ -85,9 +92,14 @@ function allowsFallback(error: unknown, attempt: TlsAttempt): boolean {
   );
 }
 
-function baseClientConfig(config: ResolvedConfig, attempt: TlsAttempt): pg.ClientConfig {
+function baseClientConfig(
+  config: ResolvedConfig,
+  attempt: TlsAttempt,
+  passthrough: Readonly<Record<string, unknown>>,
+): pg.ClientConfig {
   const { session } = config;
   return {
+    ...passthrough,
     host: config.host,
     port: config.port,
     database: config.database,
@@ -102,7 +114,7 @@ function baseClientConfig(config: ResolvedConfig, attempt: TlsAttempt): pg.Clien
       : {}),
     connectionTimeoutMillis: config.pool.connectionTimeoutMs,
     ...(config.pool.queryTimeoutMs !== undefined ? { query_timeout: config.pool.queryTimeoutMs } : {}),
-    keepAlive: true,
+    keepAlive: (passthrough.keepAlive as boolean | undefined) ?? true,
     enableChannelBinding: config.tls.channelBinding !== 'disable',
     ...({ sslnegotiation: config.tls.negotiation } as object),
   };
@@ -131,7 +143,33 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
     credentialGeneration = 0;
 
     constructor() {
-      super(baseClientConfig(config, attempts[0]!));
+      super(baseClientConfig(config, attempts[0]!, context.passthrough ?? {}));
+      const onError = context.onError;
+      if (onError) this.on('error', (error: Error) => onError(error, this as unknown as pg.PoolClient));
+    }
+
+    /**
+     * pg's query, with errors in pgwarden's vocabulary: a server error keeps
+     * its SQLSTATE as `code` and all of pg's fields, redacted. Submittables
+     * (cursors, streams) report their errors themselves, unchanged.
+     */
+    override query(...args: unknown[]): never {
+      const [input, values, callback] = args;
+      const raw = super.query as (...a: unknown[]) => unknown;
+      if (input !== null && typeof (input as { submit?: unknown })?.submit === 'function') {
+        return raw.apply(this, args) as never;
+      }
+      const cb = typeof values === 'function' ? values : callback;
+      const params = typeof values === 'function' ? undefined : values;
+      if (typeof cb === 'function') {
+        raw.call(this, input, params, (error: Error | null, result: unknown) =>
+          (cb as (e: Error | null, r: unknown) => void)(error ? classifyQueryError(error) : error, result),
+        );
+        return undefined as never;
+      }
+      return (raw.call(this, input, params) as Promise<unknown>).catch((error: unknown) => {
+        throw classifyQueryError(error);
+      }) as never;
     }
 
     override connect(): Promise<pg.Client>;
@@ -325,8 +363,30 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
       }
     }
 
+    /**
+     * The server asks for a password and none was configured: fail at once
+     * and close the socket, instead of pg's "client password must be a
+     * string" and a socket left open until the server's authentication_timeout.
+     */
+    #refuseWithoutPassword(): boolean {
+      const internals = this as unknown as PgClientInternals;
+      if (typeof internals.password === 'string') return false;
+      this.#refuse(
+        new ConnectionError(
+          'PGW_CONN_PASSWORD_MISSING',
+          `The server asks user "${internals.user}" for a password, and none is configured.`,
+          {
+            option: 'password',
+            fix: 'Give one: a secrets backend (SECRETS_BACKEND), DB_PASSWORD or PGPASSWORD, the URL, or a ~/.pgpass (PGPASSFILE) line for this host, port, database and user.',
+          },
+        ),
+      );
+      return true;
+    }
+
     // Overrides of pg's authentication handlers: refuse before a password is sent.
     _handleAuthSASL(msg: { mechanisms: string[] }): void {
+      if (this.#refuseWithoutPassword()) return;
       if (requireBinding && !msg.mechanisms.includes('SCRAM-SHA-256-PLUS')) {
         return this.#refuse(this.#bindingError('the server does not offer SCRAM-SHA-256-PLUS'));
       }
@@ -341,6 +401,7 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
 
     _handleAuthCleartextPassword(msg: unknown): void {
       this.authMechanism = 'password';
+      if (this.#refuseWithoutPassword()) return;
       if (requireBinding)
         return this.#refuse(this.#bindingError('the server asked for a cleartext password'));
       (pg.Client.prototype as unknown as PgClientInternals)._handleAuthCleartextPassword.call(this, msg);
@@ -348,6 +409,7 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
 
     _handleAuthMD5Password(msg: unknown): void {
       this.authMechanism = 'md5';
+      if (this.#refuseWithoutPassword()) return;
       if (requireBinding) return this.#refuse(this.#bindingError('the server asked for an md5 password'));
       (pg.Client.prototype as unknown as PgClientInternals)._handleAuthMD5Password.call(this, msg);
     }

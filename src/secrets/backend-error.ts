@@ -30,7 +30,7 @@ export function backendError(
 
 /** True for a {@link SecretError} with one of `codes` (any code when none given). */
 export function isSecretError(error: unknown, ...codes: ErrorCode[]): error is SecretError {
-  return error instanceof SecretError && (codes.length === 0 || codes.includes(error.code));
+  return error instanceof SecretError && (codes.length === 0 || codes.includes(error.pgwardenCode));
 }
 
 /** The operation was cancelled by the caller's AbortSignal. */

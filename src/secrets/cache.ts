@@ -321,7 +321,7 @@ export class CachedCredentials {
 
   #recordFailure(error: SecretError): SecretError {
     const now = Date.now();
-    this.#stats.lastErrorCode = error.code;
+    this.#stats.lastErrorCode = error.pgwardenCode;
     this.#stats.lastErrorAt = new Date(now);
     this.#outage ??= { since: now, staleWarned: false, refreshWarned: false };
     const entry = this.#entry;
@@ -332,7 +332,7 @@ export class CachedCredentials {
       logSecretEvent(this.#logger, {
         level: 'warn',
         backend: this.backend,
-        code: error.code,
+        code: error.pgwardenCode,
         message: `background refresh failed; cached credentials are still fresh. ${error.message}`,
       });
     }

@@ -24,7 +24,8 @@
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { loadZod } from '../config/zod.js';
 import type { EnvSource } from './env-source.js';
 
 /** The keychain service every entry is stored under. */
@@ -38,30 +39,42 @@ export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 
-/** Metadata of one environment. Every field is optional; unknown fields are ignored. */
-export const keychainEnvironmentSchema = z.object({
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  database: z.string().min(1).optional(),
-  user: z.string().min(1).optional(),
-  sslmode: z.enum(SSL_MODES).optional(),
-  /** A path to the CA bundle, or `system`. */
-  sslrootcert: z.string().min(1).optional(),
-  /** Marks production credentials; `pgwarden creds` asks for confirmation before touching them. */
-  production: z.boolean().optional(),
-  /** When the password was last set (ISO 8601). */
-  updated_at: z.iso.datetime({ offset: true }).optional(),
-  /** When the password should be rotated by (ISO 8601), e.g. 90 days after `updated_at`. */
-  expires_at: z.iso.datetime({ offset: true }).optional(),
-});
+function buildSchemas(zod: typeof z) {
+  /** Metadata of one environment. Every field is optional; unknown fields are ignored. */
+  const environment = zod.object({
+    host: zod.string().min(1).optional(),
+    port: zod.number().int().min(1).max(65535).optional(),
+    database: zod.string().min(1).optional(),
+    user: zod.string().min(1).optional(),
+    sslmode: zod.enum(SSL_MODES).optional(),
+    /** A path to the CA bundle, or `system`. */
+    sslrootcert: zod.string().min(1).optional(),
+    /** Marks production credentials; `pgwarden creds` asks for confirmation before touching them. */
+    production: zod.boolean().optional(),
+    /** When the password was last set (ISO 8601). */
+    updated_at: zod.iso.datetime({ offset: true }).optional(),
+    /** When the password should be rotated by (ISO 8601), e.g. 90 days after `updated_at`. */
+    expires_at: zod.iso.datetime({ offset: true }).optional(),
+  });
+  const store = zod.object({
+    version: zod.literal(KEYCHAIN_STORE_VERSION),
+    environments: zod.record(zod.string().regex(ENVIRONMENT_NAME), environment),
+  });
+  return { environment, store };
+}
 
-export const keychainStoreSchema = z.object({
-  version: z.literal(KEYCHAIN_STORE_VERSION),
-  environments: z.record(z.string().regex(ENVIRONMENT_NAME), keychainEnvironmentSchema),
-});
+let schemas: ReturnType<typeof buildSchemas> | undefined;
 
-export type KeychainEnvironmentMetadata = z.infer<typeof keychainEnvironmentSchema>;
-export type KeychainStore = z.infer<typeof keychainStoreSchema>;
+/**
+ * The metadata file's schemas, built on first use so that importing the
+ * secrets backends does not load zod.
+ */
+export function keychainSchemas(): ReturnType<typeof buildSchemas> {
+  return (schemas ??= buildSchemas(loadZod()));
+}
+
+export type KeychainEnvironmentMetadata = z.infer<ReturnType<typeof buildSchemas>['environment']>;
+export type KeychainStore = z.infer<ReturnType<typeof buildSchemas>['store']>;
 
 /** Keys that must never appear in the metadata file. */
 const SECRET_KEY = /pass(word|wd|phrase)?|secret|token|private_?key/i;
@@ -91,7 +104,7 @@ export function parseKeychainStore(text: string): KeychainStore {
       `it contains a secret-looking key "${secretPath}"; passwords belong in the OS keychain, never in this file`,
     );
   }
-  const result = keychainStoreSchema.safeParse(raw);
+  const result = keychainSchemas().store.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'the top level';
@@ -102,7 +115,7 @@ export function parseKeychainStore(text: string): KeychainStore {
 
 /** Serializes for writing (by `pgwarden creds`): stable key order, trailing newline. */
 export function serializeKeychainStore(store: KeychainStore): string {
-  return `${JSON.stringify(keychainStoreSchema.parse(store), null, 2)}\n`;
+  return `${JSON.stringify(keychainSchemas().store.parse(store), null, 2)}\n`;
 }
 
 /** An empty store, for the first `pgwarden creds add`. */

@@ -281,7 +281,7 @@ class VaultDatabaseProvider implements SecretProvider {
       logSecretEvent(this.#logger, {
         level: 'warn',
         backend: BACKEND,
-        code: isSecretError(error) ? error.code : 'PGW_SECRET_BACKEND_UNAVAILABLE',
+        code: isSecretError(error) ? error.pgwardenCode : 'PGW_SECRET_BACKEND_UNAVAILABLE',
         message: `renewing the lease of ${lease.credentials.user} failed; retrying before it ends.`,
       });
       return this.#retry(lease, () => this.#renew(lease));
@@ -317,7 +317,7 @@ class VaultDatabaseProvider implements SecretProvider {
       logSecretEvent(this.#logger, {
         level: 'warn',
         backend: BACKEND,
-        code: isSecretError(error) ? error.code : 'PGW_SECRET_BACKEND_UNAVAILABLE',
+        code: isSecretError(error) ? error.pgwardenCode : 'PGW_SECRET_BACKEND_UNAVAILABLE',
         message: `getting new credentials failed (${reason}); retrying before ${lease.credentials.user} expires.`,
       });
       this.#retry(lease, () => this.#roll(lease, reason));

@@ -214,7 +214,7 @@ export class VaultSession {
       logSecretEvent(this.#logger, {
         level: 'warn',
         backend: this.#backend,
-        code: isSecretError(error) ? error.code : 'PGW_SECRET_TOKEN_EXPIRED',
+        code: isSecretError(error) ? error.pgwardenCode : 'PGW_SECRET_TOKEN_EXPIRED',
         message: `renewing VAULT_TOKEN failed (${describeError(error)}); retrying before it expires.`,
       });
       this.#retryLater(current);
@@ -268,7 +268,7 @@ export class VaultSession {
       logSecretEvent(this.#logger, {
         level: 'warn',
         backend: this.#backend,
-        code: isSecretError(error) ? error.code : 'PGW_SECRET_BACKEND_UNAVAILABLE',
+        code: isSecretError(error) ? error.pgwardenCode : 'PGW_SECRET_BACKEND_UNAVAILABLE',
         message: `logging in to Vault again failed (${describeError(error)}); retrying before the token expires.`,
       });
       this.#retryLater(current);

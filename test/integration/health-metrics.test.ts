@@ -9,15 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import Fastify from 'fastify';
-import {
-  createPool,
-  healthHandler,
-  expressHealth,
-  fastifyHealth,
-  metricsHandler,
-  type WardenPool,
-} from '../../src/index.js';
-import { createBackup, generateKeyFile } from '../../src/index.js';
+import { createPool, healthHandler, expressHealth, fastifyHealth, type WardenPool } from '../../src/index.js';
+import { metricsHandler } from '../../src/metrics/index.js';
+import { createBackup, generateKeyFile } from '../../src/backup/index.js';
 import { assertNoCanary, canary, createPki, startCluster, type Cluster, type Pki } from '../support/index.js';
 
 let cluster: Cluster;

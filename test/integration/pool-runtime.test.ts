@@ -155,7 +155,7 @@ describe('resilience', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.ok(killed.length >= 2);
       assert.ok(events.length >= 2, `expected connection-error events, got ${events.length}`);
-      assert.ok(events.every((e) => typeof e.code === 'string' && e.code.startsWith('PGW_')));
+      assert.ok(events.every((e) => e.pgwardenCode.startsWith('PGW_')));
       await assert.rejects(held.query('SELECT 1'), (e: unknown) => e instanceof Error);
       held.release(true);
       assert.equal((await pool.query('SELECT 4 AS four')).rows[0]!.four, 4);
@@ -179,8 +179,10 @@ describe('resilience', () => {
       assert.ok(terminated, 'the sleeping backend never showed up');
       const error = await running;
       assert.ok(error instanceof PgwardenError, String(error));
-      assert.equal(error.code, 'PGW_QUERY_CONNECTION_LOST', error.message);
-      assert.match(error.message, /57P01/);
+      // pg's vocabulary (the SQLSTATE) as code, pgwarden's classification beside it.
+      assert.equal(error.code, '57P01', error.message);
+      assert.equal(error.pgwardenCode, 'PGW_QUERY_CONNECTION_LOST', error.message);
+      assert.equal((error as QueryError).severity, 'FATAL');
       assert.equal((await pool.query('SELECT 6 AS six')).rows[0]!.six, 6);
     });
   });
@@ -196,8 +198,8 @@ describe('resilience', () => {
         );
         assert.ok(error instanceof PgwardenError, String(error));
         assert.ok(
-          ['PGW_QUERY_CONNECTION_LOST', 'PGW_CONN_REFUSED', 'PGW_CONN_LOST'].includes(error.code),
-          `${error.code}: ${error.message}`,
+          ['PGW_QUERY_CONNECTION_LOST', 'PGW_CONN_REFUSED', 'PGW_CONN_LOST'].includes(error.pgwardenCode),
+          `${error.pgwardenCode}: ${error.message}`,
         );
       } finally {
         // Later tests need the server whatever happened above.

@@ -7,15 +7,14 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inspect } from 'node:util';
 import {
-  createAwsSecretsManagerProvider,
   createPool,
-  createRdsIamProvider,
   PgwardenError,
-  runAudit,
   type CreatePoolOptions,
   type RotationEvent,
   type WardenPool,
 } from '../../src/index.js';
+import { createAwsSecretsManagerProvider, createRdsIamProvider } from '../../src/secrets/aws.js';
+import { runAudit } from '../../src/audit/index.js';
 import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../support/aws-secrets-manager-server.js';
 import { runDoctor } from '../../src/doctor/doctor.js';
 import { VaultServer } from '../support/vault-server.js';

@@ -79,7 +79,7 @@ test('SIGKILL under 20 loops, then restart: coded errors only, throughput back w
     assert.ok(failures.length > 0, 'the outage was not noticed at all');
     for (const failure of failures) {
       assert.ok(failure instanceof PgwardenError, `uncoded failure: ${String(failure)}`);
-      assert.match(failure.code, /^PGW_(CONN|QUERY|POOL)_/);
+      assert.match(failure.pgwardenCode, /^PGW_(CONN|QUERY|POOL)_/);
     }
   } finally {
     running = false;

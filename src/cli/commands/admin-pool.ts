@@ -33,7 +33,7 @@ export async function adminPoolOptions(
         );
       })()
     : { ...(flags.url !== undefined ? { url: flags.url } : {}) };
-  return { ...base, enforcePolicy: false, checkRole: false, max: 2, ...overrides };
+  return { ...base, purpose: 'admin', checkRole: false, max: 2, ...overrides };
 }
 
 export async function openAdminPool(

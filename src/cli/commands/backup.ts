@@ -519,7 +519,7 @@ export async function backupCommand(args: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     const coded = error instanceof PgwardenError ? error : undefined;
-    const exit = coded && isUsageError(coded.code) ? EXIT_USAGE : EXIT_FAILED;
+    const exit = coded && isUsageError(coded.pgwardenCode) ? EXIT_USAGE : EXIT_FAILED;
     if (json) {
       emitJson({
         ok: false,

@@ -44,7 +44,7 @@ export async function monitorCommand(flags: MonitorFlags): Promise<number> {
   const pool = await createPool({
     ...(flags.url !== undefined ? { url: flags.url } : {}),
     // A monitoring tool reports on an insecure setup instead of refusing to look at it.
-    enforcePolicy: false,
+    purpose: 'admin',
     checkRole: false,
     min: 0,
     max: 1,

@@ -1,14 +1,33 @@
 /**
- * Health checks of a pool, for load balancers and orchestrators. Readiness
- * tells apart the failures users could not tell apart with plain pools:
- * database unreachable, pool exhausted, credentials failing, TLS failing.
+ * Readiness of a pool: whether it can serve a query now and, if not, why,
+ * telling apart what plain pools cannot (database unreachable, pool
+ * exhausted, credentials failing, TLS failing). A pool operation: the HTTP
+ * handlers in src/health sit above it.
  */
 import type pg from 'pg';
 import { PgwardenError, type ErrorCode } from '../errors.js';
-import type { PoolStats, WardenPool } from '../pool/warden-pool.js';
-import { clientStream } from '../pool/warden-client.js';
-import { classifyQueryError } from '../pool/classify-error.js';
 import { tlsSessionInfo } from '../tls/session-info.js';
+import { classifyQueryError } from './classify-error.js';
+import { clientStream } from './warden-client.js';
+
+/** Counts of connections and waiters. */
+export interface PoolStats {
+  /** Open physical connections. */
+  readonly total: number;
+  readonly idle: number;
+  readonly inUse: number;
+  /** Callers waiting for a connection. */
+  readonly waiting: number;
+  readonly max: number;
+}
+
+/** What readiness needs of a pool (WardenPool satisfies it). */
+export interface ReadinessTarget {
+  readonly closed: boolean;
+  stats(): PoolStats;
+  /** A checkout without retries, so an outage is reported at once. */
+  checkout(options: { retry: boolean }): Promise<pg.PoolClient>;
+}
 
 export type HealthStatus = 'ok' | 'fail';
 
@@ -43,7 +62,7 @@ export interface HealthOptions {
 
 export function reasonOf(error: unknown): { reason: ReadyReason; code: ErrorCode | undefined } {
   const coded = error instanceof PgwardenError ? error : classifyQueryError(error);
-  const code = coded.code;
+  const code = coded.pgwardenCode;
   if (code === 'PGW_POOL_EXHAUSTED') return { reason: 'exhausted', code };
   if (code === 'PGW_POOL_CLOSED') return { reason: 'closed', code };
   if (code.startsWith('PGW_TLS_')) return { reason: 'tls-failure', code };
@@ -56,9 +75,9 @@ export function reasonOf(error: unknown): { reason: ReadyReason; code: ErrorCode
 }
 
 /** Acquires a client within `timeoutMs`, or throws PGW_POOL_EXHAUSTED; a late client is released. */
-async function acquire(pool: WardenPool, timeoutMs: number): Promise<pg.PoolClient> {
+async function acquire(pool: ReadinessTarget, timeoutMs: number): Promise<pg.PoolClient> {
   let timer: NodeJS.Timeout | undefined;
-  const pending = pool.connect({ retry: false });
+  const pending = pool.checkout({ retry: false });
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       pending.then(
@@ -85,7 +104,7 @@ async function acquire(pool: WardenPool, timeoutMs: number): Promise<pg.PoolClie
 function isStaleConnection(error: unknown): boolean {
   // classifyQueryError maps the server's session-ending SQLSTATEs (57P01-57P05) here too.
   const coded = error instanceof PgwardenError ? error : classifyQueryError(error);
-  return coded.code === 'PGW_QUERY_CONNECTION_LOST';
+  return coded.pgwardenCode === 'PGW_QUERY_CONNECTION_LOST';
 }
 
 /**
@@ -94,7 +113,7 @@ function isStaleConnection(error: unknown): boolean {
  * fresh connection, so a single dead idle socket is not reported as an outage.
  */
 async function onConnection<T>(
-  pool: WardenPool,
+  pool: ReadinessTarget,
   timeoutMs: number,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
@@ -112,7 +131,7 @@ async function onConnection<T>(
 }
 
 /** Whether the pool can serve a query now, and if not, why. */
-export async function checkReady(pool: WardenPool, options: HealthOptions = {}): Promise<ReadyReport> {
+export async function checkReady(pool: ReadinessTarget, options: HealthOptions = {}): Promise<ReadyReport> {
   const stats = pool.stats();
   if (pool.closed) return { status: 'fail', reason: 'closed', code: 'PGW_POOL_CLOSED', pool: stats };
   // Everything checked out and callers queued: probing would only join the queue.
@@ -128,7 +147,10 @@ export async function checkReady(pool: WardenPool, options: HealthOptions = {}):
 }
 
 /** A round trip to the database: latency, TLS protocol, certificate lifetime. */
-export async function checkDatabase(pool: WardenPool, options: HealthOptions = {}): Promise<DatabaseReport> {
+export async function checkDatabase(
+  pool: ReadinessTarget,
+  options: HealthOptions = {},
+): Promise<DatabaseReport> {
   const started = performance.now();
   try {
     return await onConnection(pool, options.timeoutMs ?? 2000, async (client): Promise<DatabaseReport> => {

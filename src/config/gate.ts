@@ -1,0 +1,77 @@
+/**
+ * The one decision whether a link may be opened. The pool calls it before
+ * its first connection (config rules) and right after it (role rules), and
+ * every command connects through the pool, so no command has its own idea
+ * of what is secure enough.
+ *
+ * A command may relax the rules about the role (an administrator connects
+ * as a privileged role; an operator's password may sit in the environment),
+ * never the rules about the link: in production and staging a link that is
+ * unencrypted, unverified or below TLS 1.2 is refused for every purpose.
+ */
+import type { ErrorCode, PolicyViolation } from '../errors.js';
+import { PolicyError } from '../errors.js';
+import { isProductionLike } from './environment.js';
+import { evaluateConfigPolicy, evaluateRolePolicy, type RoleFacts } from './policy.js';
+import type { ResolvedConfig } from './schema.js';
+
+/**
+ * What a connection is for. `application` (the default) enforces every rule
+ * in production. `admin` is pgwarden's own tools (doctor, audit, roles,
+ * incident, creds, backup, monitor, alerts): the role and password-source
+ * rules are reported instead of enforced; the link rules are enforced alike.
+ */
+export type ConnectionPurpose = 'application' | 'admin';
+
+const LINK_RULES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'PGW_POLICY_TLS_DISABLED',
+  'PGW_POLICY_CERT_VALIDATION_DISABLED',
+  'PGW_POLICY_TLS_NOT_VERIFY_FULL',
+  'PGW_POLICY_TLS_MIN_VERSION',
+]);
+
+/** True for the rules about the link itself, which no purpose relaxes. */
+export function isLinkRule(code: ErrorCode): boolean {
+  return LINK_RULES.has(code);
+}
+
+function admit(
+  violations: PolicyViolation[],
+  config: ResolvedConfig,
+  purpose: ConnectionPurpose,
+): PolicyViolation[] {
+  if (isProductionLike(config.environment)) {
+    const refused = purpose === 'application' ? violations : violations.filter((v) => isLinkRule(v.code));
+    if (refused.length > 0) throw new PolicyError(refused, config.environment);
+  }
+  return violations;
+}
+
+/**
+ * The rules judged from the configuration alone, before any byte is sent.
+ * Throws a {@link PolicyError} listing what refuses the link; returns every
+ * violation found (the caller warns or reports).
+ */
+export function admitLink(config: ResolvedConfig, purpose: ConnectionPurpose): PolicyViolation[] {
+  return admit(evaluateConfigPolicy(config), config, purpose);
+}
+
+/** The rules about the role the first connection logged in as. */
+export function admitRole(
+  config: ResolvedConfig,
+  role: RoleFacts,
+  purpose: ConnectionPurpose,
+): PolicyViolation[] {
+  return admit(evaluateRolePolicy(role), config, purpose);
+}
+
+/**
+ * The violations worth a process warning: all of them for an application;
+ * for pgwarden's tools only the link rules (they report the rest themselves).
+ */
+export function violationsToWarn(
+  violations: readonly PolicyViolation[],
+  purpose: ConnectionPurpose,
+): PolicyViolation[] {
+  return purpose === 'application' ? [...violations] : violations.filter((v) => isLinkRule(v.code));
+}
