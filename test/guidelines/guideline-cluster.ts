@@ -140,7 +140,7 @@ export function adminPool(cluster: Cluster, database: string): Promise<WardenPoo
     sslMode: 'disable',
     env: {},
     environment: 'test',
-    enforcePolicy: false,
+    purpose: 'admin',
     checkRole: false,
     max: 2,
   });

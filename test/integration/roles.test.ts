@@ -80,7 +80,7 @@ async function connectAs(user: string, database = 'app'): Promise<WardenPool> {
   return createPool({
     url: cluster.url({ user, password, database, params: { sslmode: 'disable' } }),
     env: {},
-    enforcePolicy: false,
+    purpose: 'admin',
     checkRole: false,
   });
 }
@@ -110,7 +110,7 @@ before(async () => {
   await cluster.createRole('helper', { password: adminPassword, attributes: 'LOGIN CREATEROLE' });
   await cluster.createDatabase('app');
   await cluster.createDatabase('other');
-  const setup = await createPool({ url: adminUrl(), env: {}, enforcePolicy: false, checkRole: false });
+  const setup = await createPool({ url: adminUrl(), env: {}, purpose: 'admin', checkRole: false });
   await setup.query('CREATE TABLE items (id serial PRIMARY KEY, name text)');
   await setup.query('CREATE SCHEMA legacy');
   await setup.query('CREATE TABLE legacy.t (x int)');
@@ -179,7 +179,7 @@ describe('pgwarden roles', { skip }, () => {
     const again = await capture(['apply', '-f', path, '--url', adminUrl()]);
     assert.equal(again.status, 0);
     assert.match(again.out, /no changes: database "app" already matches/);
-    const pool = await createPool({ url: adminUrl(), env: {}, enforcePolicy: false, checkRole: false });
+    const pool = await createPool({ url: adminUrl(), env: {}, purpose: 'admin', checkRole: false });
     try {
       const report = await applyRoles(pool, parseRolesFile(ROLES), { store });
       assert.deepEqual(report.applied, []);
@@ -210,7 +210,7 @@ describe('pgwarden roles', { skip }, () => {
       assert.equal(await sqlstate(() => app.query('TRUNCATE items')), '42501');
       // A table created later by the owner role gets the preset through default privileges.
       await cluster.adminQuery('SELECT 1');
-      const admin = await createPool({ url: adminUrl(), env: {}, enforcePolicy: false, checkRole: false });
+      const admin = await createPool({ url: adminUrl(), env: {}, purpose: 'admin', checkRole: false });
       await admin.query('CREATE TABLE later (x int)');
       await admin.close();
       await app.query('INSERT INTO later VALUES (1)');
@@ -236,7 +236,7 @@ describe('pgwarden roles', { skip }, () => {
       `SELECT rolname FROM pg_roles WHERE rolname LIKE 'x"%'`,
     );
     assert.deepEqual(rows, [{ rolname: 'x"; DROP TABLE items; --' }]);
-    const admin = await createPool({ url: adminUrl(), env: {}, enforcePolicy: false, checkRole: false });
+    const admin = await createPool({ url: adminUrl(), env: {}, purpose: 'admin', checkRole: false });
     try {
       assert.equal(
         (await admin.query(`SELECT to_regclass('public.items') IS NOT NULL AS present`)).rows[0]?.present,
@@ -248,7 +248,7 @@ describe('pgwarden roles', { skip }, () => {
   });
 
   test('drift is planned back: extra grants revoked, a superuser app role demoted', async () => {
-    const admin = await createPool({ url: adminUrl(), env: {}, enforcePolicy: false, checkRole: false });
+    const admin = await createPool({ url: adminUrl(), env: {}, purpose: 'admin', checkRole: false });
     try {
       await admin.query('GRANT TRUNCATE ON items TO app_rw');
       await admin.query('ALTER ROLE app_user SUPERUSER');
@@ -310,7 +310,7 @@ describe('pgwarden roles', { skip }, () => {
     const admin = await createPool({
       url: adminUrl('mig_db'),
       env: {},
-      enforcePolicy: false,
+      purpose: 'admin',
       checkRole: false,
     });
     try {
@@ -353,7 +353,7 @@ describe('pgwarden roles', { skip }, () => {
     const admin = await createPool({
       url: adminUrl('tbl_db'),
       env: {},
-      enforcePolicy: false,
+      purpose: 'admin',
       checkRole: false,
     });
     try {
@@ -411,7 +411,7 @@ describe('pgwarden roles', { skip }, () => {
       'partial.yaml',
       `database: app\nrevoke_public: false\ngroups:\n  early_group: { preset: readonly, schemas: [public] }\n  legacy_owner: { preset: migrator, schemas: [legacy] }\n`,
     );
-    const admin = await createPool({ url: adminUrl(), env: {}, enforcePolicy: false, checkRole: false });
+    const admin = await createPool({ url: adminUrl(), env: {}, purpose: 'admin', checkRole: false });
     await admin.query('GRANT CONNECT ON DATABASE app TO helper');
     await admin.close();
     const result = await capture([
