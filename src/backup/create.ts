@@ -157,7 +157,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       const encryptor = new ChunkEncryptor({ header, payloadKey: payloadKey(dataKey, salt) });
       const hmacKey = manifestKey(dataKey, salt);
       dataKey.fill(0);
-      session = libpqEnvironment(pool.config, env);
+      session = libpqEnvironment(pool.config);
 
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       inTransaction = true;
@@ -182,7 +182,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           `--snapshot=${snapshot}`,
           '--no-password',
         ],
-        session.env,
+        { inherit: env, set: session.env },
         ['ignore', 'pipe', 'pipe'],
       );
       const count = new CountTap();

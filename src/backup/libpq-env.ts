@@ -10,13 +10,17 @@ import { createPrivateKey } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Env } from '../config/env-source.js';
 import type { PemSource, ResolvedConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 
 export interface LibpqSession {
-  /** The child's environment: the caller's minus every PG* variable, plus ours. */
-  readonly env: NodeJS.ProcessEnv;
+  /**
+   * The libpq variables to set for the child. Nothing else of the caller's
+   * environment belongs here: spawnChild adds only the allow-listed PATH,
+   * HOME, locale…, so a stray PGPASSWORD or PGSERVICE never overrides what was
+   * resolved, and no other secret reaches the tool.
+   */
+  readonly env: Readonly<Record<string, string>>;
   /** Removes the passfile and temporary PEM files. Idempotent. */
   dispose(): void;
 }
@@ -36,7 +40,7 @@ export function passfileLine(password: string): string {
   return `*:*:*:*:${password.replace(/\\/g, '\\\\').replace(/:/g, '\\:')}\n`;
 }
 
-export function libpqEnvironment(config: ResolvedConfig, base: Env = process.env): LibpqSession {
+export function libpqEnvironment(config: ResolvedConfig): LibpqSession {
   if (config.tls.serverName) {
     throw new ConfigError(
       'PGW_CONFIG_CONFLICT',
@@ -47,11 +51,7 @@ export function libpqEnvironment(config: ResolvedConfig, base: Env = process.env
       },
     );
   }
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(base)) {
-    // A stray PGPASSWORD, PGSERVICE or PGSSLMODE must not override what was resolved.
-    if (!key.startsWith('PG') && value !== undefined) env[key] = value;
-  }
+  const env: Record<string, string> = {};
   let dir: string | undefined;
   const file = (name: string, content: string): string => {
     dir ??= mkdtempSync(join(tmpdir(), 'pgwarden-libpq-'));

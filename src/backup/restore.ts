@@ -143,7 +143,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       minMajor: dumpMajor,
       preferMajor: Math.max(serverMajor, dumpMajor),
     });
-    session = libpqEnvironment(pool.config, env);
+    session = libpqEnvironment(pool.config);
     const database = facts.database;
     await pool.close();
     pool = undefined;
@@ -176,7 +176,11 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
     const decrypt = [source, hash, decryptor, createDecompressor(header.header.compression)] as const;
     try {
       if (jobs === 1) {
-        tool = spawnTool(restoreTool.path, args, session.env, ['pipe', 'ignore', 'pipe']);
+        tool = spawnTool(restoreTool.path, args, { inherit: env, set: session.env }, [
+          'pipe',
+          'ignore',
+          'pipe',
+        ]);
         await raceAbort(
           pipeline(...decrypt, new ToolSink(tool, { beforeEnd: checkHash }), signal ? { signal } : {}),
           signal,
@@ -195,7 +199,11 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
           'restore',
         );
         checkHash();
-        tool = spawnTool(restoreTool.path, [...args, plain], session.env, ['ignore', 'ignore', 'pipe']);
+        tool = spawnTool(restoreTool.path, [...args, plain], { inherit: env, set: session.env }, [
+          'ignore',
+          'ignore',
+          'pipe',
+        ]);
       }
     } catch (error) {
       // pg_restore's own message explains an early stop better than EPIPE.

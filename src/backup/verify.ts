@@ -228,7 +228,8 @@ async function decryptAll(
   const tool = spawnTool(
     pgRestore.path,
     ['--list', '--format=custom'],
-    { ...process.env, ...env, LC_ALL: 'C' },
+    // --list connects nowhere: no PG* variable, and English messages for the error text.
+    { inherit: env, set: { LC_ALL: 'C' } },
     ['pipe', 'pipe', 'pipe'],
   );
   let entries = 0;
