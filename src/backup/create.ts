@@ -183,7 +183,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           '--no-password',
         ],
         { inherit: env, set: session.env },
-        ['ignore', 'pipe', 'pipe'],
+        session.stdio(['ignore', 'pipe', 'pipe']),
       );
       const count = new CountTap();
       const hash = new HashTap();

@@ -1,17 +1,16 @@
 /**
  * Hands a resolved connection config to pg_dump / pg_restore the way libpq
  * reads it: environment variables for the connection, the password in a
- * 0600 passfile (PGPASSFILE) removed afterwards, inline PEM written to 0600
- * temporary files. Nothing secret goes into argv (visible in `ps`) and
+ * 0600 passfile (PGPASSFILE), inline PEM and decrypted keys in 0600 files,
+ * all of them unlinked before the child starts where the platform allows
+ * (secret-files.ts). Nothing secret goes into argv (visible in `ps`) and
  * PGPASSWORD is never set (visible in /proc/<pid>/environ to the same user
  * and inherited by every child).
  */
 import { createPrivateKey } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { PemSource, ResolvedConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import { SecretFiles, type SecretFileMode } from './secret-files.js';
 
 export interface LibpqSession {
   /**
@@ -21,8 +20,20 @@ export interface LibpqSession {
    * resolved, and no other secret reaches the tool.
    */
   readonly env: Readonly<Record<string, string>>;
-  /** Removes the passfile and temporary PEM files. Idempotent. */
+  /**
+   * The child's stdio: `base` (stdin, stdout, stderr), then the descriptors
+   * that `/dev/fd/N` in `env` names. Pass it to the spawn of the tool.
+   */
+  stdio<T>(base: readonly [T, T, T]): (T | number)[];
+  /** Closes the descriptors, removes any temporary file. Idempotent. */
   dispose(): void;
+}
+
+export interface LibpqEnvironmentOptions {
+  /** How the passfile and PEM files reach the child; default `descriptors` on Linux, else `files` (secret-files.ts). */
+  secretFiles?: SecretFileMode;
+  /** Where the private directory is made. Default the OS temp directory. */
+  tmpDir?: string;
 }
 
 /** One passfile line matching any host, port, database and user (the file serves one child). */
@@ -40,7 +51,10 @@ export function passfileLine(password: string): string {
   return `*:*:*:*:${password.replace(/\\/g, '\\\\').replace(/:/g, '\\:')}\n`;
 }
 
-export function libpqEnvironment(config: ResolvedConfig): LibpqSession {
+export function libpqEnvironment(
+  config: ResolvedConfig,
+  options: LibpqEnvironmentOptions = {},
+): LibpqSession {
   if (config.tls.serverName) {
     throw new ConfigError(
       'PGW_CONFIG_CONFLICT',
@@ -52,13 +66,11 @@ export function libpqEnvironment(config: ResolvedConfig): LibpqSession {
     );
   }
   const env: Record<string, string> = {};
-  let dir: string | undefined;
-  const file = (name: string, content: string): string => {
-    dir ??= mkdtempSync(join(tmpdir(), 'pgwarden-libpq-'));
-    const path = join(dir, name);
-    writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
-    return path;
-  };
+  const files = new SecretFiles({
+    ...(options.secretFiles ? { mode: options.secretFiles } : {}),
+    ...(options.tmpDir ? { tmpDir: options.tmpDir } : {}),
+  });
+  const file = (name: string, content: string): string => files.add(name, content);
   const pemPath = (source: PemSource | undefined, name: string): string | undefined => {
     if (!source) return undefined;
     if (source.origin === 'system') return 'system';
@@ -99,17 +111,17 @@ export function libpqEnvironment(config: ResolvedConfig): LibpqSession {
                 .toString(),
             );
     }
-    if (config.password) env.PGPASSFILE = file('pgpass', passfileLine(config.password.reveal()));
-    else env.PGPASSFILE = '/dev/null';
+    // Without a password an empty passfile, so a ~/.pgpass cannot interfere (/dev/null draws
+    // libpq's "not a plain file" warning).
+    env.PGPASSFILE = file('pgpass', config.password ? passfileLine(config.password.reveal()) : '');
+    files.seal();
   } catch (error) {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    files.dispose();
     throw error;
   }
   return {
     env,
-    dispose: () => {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-      dir = undefined;
-    },
+    stdio: (base) => files.stdio(base),
+    dispose: () => files.dispose(),
   };
 }
