@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { PgwardenError } from '../errors.js';
 import { redact } from '../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { terminalText } from '../text/terminal-text.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -170,7 +171,8 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (error instanceof PgwardenError) {
-      process.stderr.write(`pgwarden: ${error.code}: ${error.message}\n`);
+      // A message may quote the server (a role name, a server error): escaped like all server text.
+      process.stderr.write(`pgwarden: ${error.code}: ${terminalText(error.message)}\n`);
       return error.code === 'PGW_CLI_USAGE' || error.code.startsWith('PGW_CONFIG') ? EXIT_USAGE : EXIT_FAILED;
     }
     process.stderr.write(`pgwarden: unexpected error: ${redact(String((error as Error)?.stack ?? error))}\n`);
