@@ -10,6 +10,7 @@
 import { createPrivateKey } from 'node:crypto';
 import type { PemSource, ResolvedConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import type { ConnectionTarget } from './connected-target.js';
 import { SecretFiles, type SecretFileMode } from './secret-files.js';
 
 export interface LibpqSession {
@@ -30,6 +31,12 @@ export interface LibpqSession {
 }
 
 export interface LibpqEnvironmentOptions {
+  /**
+   * The host, port, user and password a pool connection actually used
+   * (connected-target.ts). Default: the config's first host and its user and
+   * password, which are wrong after a failover or a credential fallback.
+   */
+  target?: ConnectionTarget;
   /** How the passfile and PEM files reach the child; default `descriptors` on Linux, else `files` (secret-files.ts). */
   secretFiles?: SecretFileMode;
   /** Where the private directory is made. Default the OS temp directory. */
@@ -79,9 +86,9 @@ export function libpqEnvironment(
   try {
     const { tls } = config;
     Object.assign(env, {
-      PGHOST: config.host,
-      PGPORT: String(config.port),
-      PGUSER: config.user,
+      PGHOST: options.target?.host ?? config.host,
+      PGPORT: String(options.target?.port ?? config.port),
+      PGUSER: options.target?.user ?? config.user,
       PGDATABASE: config.database,
       PGAPPNAME: config.sources.applicationName ? config.applicationName : 'pgwarden-backup',
       PGSSLMODE: tls.mode,
@@ -113,7 +120,8 @@ export function libpqEnvironment(
     }
     // Without a password an empty passfile, so a ~/.pgpass cannot interfere (/dev/null draws
     // libpq's "not a plain file" warning).
-    env.PGPASSFILE = file('pgpass', config.password ? passfileLine(config.password.reveal()) : '');
+    const password = options.target ? options.target.password() : config.password?.reveal();
+    env.PGPASSFILE = file('pgpass', password ? passfileLine(password) : '');
     files.seal();
   } catch (error) {
     files.dispose();

@@ -10,6 +10,7 @@
 import { existsSync, createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PgwardenError } from '../errors.js';
+import { classifyQueryError } from '../pool/classify-error.js';
 import { createPool, type WardenPool } from '../pool/pool.js';
 import { BackupError, corrupt, ioError } from './backup-error.js';
 import { locateBackup, type BackupPaths } from './backup-dir.js';
@@ -19,6 +20,7 @@ import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
 import { HashTap } from './format/hash-tap.js';
 import { keyResolver, type BackupKeyOptions } from './keys/select.js';
+import { connectedTarget, type ConnectionTarget } from './connected-target.js';
 import { libpqEnvironment, type LibpqSession } from './libpq-env.js';
 import { SecretFiles } from './secret-files.js';
 import { readManifest, type BackupManifest } from './manifest.js';
@@ -119,11 +121,22 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       signal,
       'restore',
     );
-    const facts = (
-      await pool.query<{ num: number; database: string; objects: string }>(
-        `SELECT current_setting('server_version_num')::int AS num, current_database() AS database, (${USER_OBJECTS_SQL}) AS objects`,
-      )
-    ).rows[0]!;
+    // One client, so pg_restore can connect where, and as whom, it logged in.
+    const client = await pool.connect();
+    let facts: { num: number; database: string; objects: string };
+    let target: ConnectionTarget;
+    try {
+      facts = (
+        await client.query<{ num: number; database: string; objects: string }>(
+          `SELECT current_setting('server_version_num')::int AS num, current_database() AS database, (${USER_OBJECTS_SQL}) AS objects`,
+        )
+      ).rows[0]!;
+      target = connectedTarget(client);
+    } catch (error) {
+      throw classifyQueryError(error); // as pool.query would have
+    } finally {
+      client.release();
+    }
     if (!options.clean && Number(facts.objects) > 0) {
       throw new BackupError(
         'PGW_BACKUP_TARGET_NOT_EMPTY',
@@ -142,7 +155,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       minMajor: dumpMajor,
       preferMajor: Math.max(serverMajor, dumpMajor),
     });
-    session = libpqEnvironment(pool.config);
+    session = libpqEnvironment(pool.config, { target });
     const database = facts.database;
     await pool.close();
     pool = undefined;
