@@ -162,7 +162,10 @@ try {
   for (const mb of SIZES_MB) {
     const db = `bench_${mb}`;
     await cluster.createDatabase(db, 'bench');
-    const session = libpqEnvironment(resolveConfig({ url: url(db), env: {} }).config, baseEnv);
+    const libpq = libpqEnvironment(resolveConfig({ url: url(db), env: {} }).config, {
+      secretFiles: 'files',
+    });
+    const session = { env: { ...baseEnv, ...libpq.env }, dispose: () => libpq.dispose() };
     try {
       // ~60 % pgbench (about 15.6 MB per scale unit with indexes), ~40 % random base64 text.
       const scale = Math.max(1, Math.round((mb * 0.6) / 15.6));

@@ -1,11 +1,18 @@
-/** The text form of an alerts report, for people and cron mails. */
+/**
+ * The text form of an alerts report, for people and cron mails. Rule
+ * summaries quote the server (role names, query text, log lines): control
+ * characters are escaped first.
+ */
+import { terminalSafe } from '../text/terminal-text.js';
 import type { AlertsReport } from './check.js';
 import type { RuleStatus } from './rule-result.js';
 import type { WebhookResult } from './webhook.js';
 
 const MARK: Record<RuleStatus, string> = { fired: '✗ FIRED  ', ok: '✓ ok     ', skipped: '- skipped' };
 
-export function formatAlertsReport(report: AlertsReport, webhook?: WebhookResult): string {
+export function formatAlertsReport(rawReport: AlertsReport, rawWebhook?: WebhookResult): string {
+  const report = terminalSafe(rawReport);
+  const webhook = terminalSafe(rawWebhook);
   const lines = [
     `pgwarden alerts check — ${report.label} — ${report.checkedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}`,
     '',

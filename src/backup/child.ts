@@ -1,9 +1,11 @@
 /**
  * pg_dump and pg_restore as child processes: the end of their stderr is kept
  * (redacted) for error messages, and a child is never left running: callers
- * `stop()` it on every failure path.
+ * `stop()` it on every failure path. The environment is allow-listed
+ * (src/process/child-process.ts): the caller names what to set.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { spawnChild, type ChildEnvOptions } from '../process/child-process.js';
 import { redact } from '../redact/redactor.js';
 
 const STDERR_TAIL = 8 * 1024;
@@ -21,10 +23,10 @@ export interface ToolProcess {
 export function spawnTool(
   path: string,
   args: readonly string[],
-  env: NodeJS.ProcessEnv,
+  env: ChildEnvOptions,
   stdio: StdioOptions,
 ): ToolProcess {
-  const child = spawn(path, args, { env, stdio });
+  const child = spawnChild(path, args, { ...env, stdio });
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (text: string) => {

@@ -19,7 +19,7 @@ export interface CleanupOptions {
   keepDays?: number;
   /** Keep the newest N of each database and retention class. Default 1. */
   keepLast?: number;
-  /** Keep the newest N verified backups of each database and class. Default 1. */
+  /** Keep the newest N verified backups (an authenticated passing record) of each database and class. Default 1. */
   minVerified?: number;
   /** Delete for real. Default false: report only. */
   confirm?: boolean;
@@ -65,7 +65,8 @@ export function cleanupBackups(options: CleanupOptions): CleanupResult {
         retentionClass: b.retentionClass,
         createdAt: new Date(b.createdAt),
         expiresAt: new Date(b.expiresAt),
-        verified: b.verified?.ok === true && b.status === 'ok',
+        // Only a result recorded with the key counts: anyone can write an unauthenticated one.
+        verified: b.verified?.ok === true && b.verified.authenticated && b.status === 'ok',
       })),
       { now: options.now ?? new Date(), keepDays: options.keepDays, keepLast, minVerified },
     );

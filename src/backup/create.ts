@@ -32,6 +32,7 @@ import { encodeHeader } from './format/header.js';
 import { CountTap, HashTap } from './format/hash-tap.js';
 import { keyIdOf, type KeySource } from './keys/key-source.js';
 import { keySourceForCreate, type BackupKeyOptions } from './keys/select.js';
+import { connectedTarget } from './connected-target.js';
 import { libpqEnvironment, type LibpqSession } from './libpq-env.js';
 import { signManifest, writeManifest, type BackupManifest, type TableCount } from './manifest.js';
 import {
@@ -102,6 +103,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   let session: LibpqSession | undefined;
   let tool: ToolProcess | undefined;
   let temp: string | undefined;
+  // Key material, zeroed in `finally` whatever happens: a failed run must not leave it in memory.
+  let dataKey: Buffer | undefined;
+  let hmacKey: Buffer | undefined;
   try {
     if (signal?.aborted) throw interrupted('backup');
     pool = await raceAbort(
@@ -138,7 +142,17 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       }
       const id = newBackupId(facts.database, started);
       const paths = backupPaths(dir, id);
-      const { dataKey, wrap } = await raceAbort(keySource.createDataKey(id), signal, 'backup');
+      const pending = keySource.createDataKey(id);
+      const created = await raceAbort(pending, signal, 'backup').catch((error: unknown) => {
+        // Aborted while the key was being made: zero it when it arrives.
+        void pending.then(
+          (late) => late.dataKey.fill(0),
+          () => undefined,
+        );
+        throw error;
+      });
+      dataKey = created.dataKey;
+      const { wrap } = created;
       const salt = randomBytes(SALT_LENGTH);
       const header = encodeHeader({
         backupId: id,
@@ -155,9 +169,11 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
         pgDump: { version: dump.version },
       });
       const encryptor = new ChunkEncryptor({ header, payloadKey: payloadKey(dataKey, salt) });
-      const hmacKey = manifestKey(dataKey, salt);
+      hmacKey = manifestKey(dataKey, salt);
       dataKey.fill(0);
-      session = libpqEnvironment(pool.config, env);
+      // Where the pool's connection logged in, not config.host and config.password.
+      const target = connectedTarget(client);
+      session = libpqEnvironment(pool.config, { target });
 
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       inTransaction = true;
@@ -182,8 +198,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           `--snapshot=${snapshot}`,
           '--no-password',
         ],
-        session.env,
-        ['ignore', 'pipe', 'pipe'],
+        { inherit: env, set: session.env },
+        session.stdio(['ignore', 'pipe', 'pipe']),
       );
       const count = new CountTap();
       const hash = new HashTap();
@@ -249,8 +265,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           createdAt: started.toISOString(),
           completedAt: completed.toISOString(),
           database: facts.database,
-          host: pool.config.host,
-          port: pool.config.port,
+          host: target.host,
+          port: target.port,
           server: { version: facts.version, versionNum: facts.num },
           pgDump: { version: dump.version },
           compression,
@@ -290,6 +306,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
     if (signal?.aborted) throw interrupted('backup');
     throw error instanceof PgwardenError ? error : ioError(error, 'creating the backup');
   } finally {
+    dataKey?.fill(0);
+    hmacKey?.fill(0);
     await tool?.stop();
     if (temp) rmSync(temp, { force: true });
     session?.dispose();

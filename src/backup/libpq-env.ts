@@ -1,24 +1,46 @@
 /**
  * Hands a resolved connection config to pg_dump / pg_restore the way libpq
  * reads it: environment variables for the connection, the password in a
- * 0600 passfile (PGPASSFILE) removed afterwards, inline PEM written to 0600
- * temporary files. Nothing secret goes into argv (visible in `ps`) and
+ * 0600 passfile (PGPASSFILE), inline PEM and decrypted keys in 0600 files,
+ * all of them unlinked before the child starts where the platform allows
+ * (secret-files.ts). Nothing secret goes into argv (visible in `ps`) and
  * PGPASSWORD is never set (visible in /proc/<pid>/environ to the same user
  * and inherited by every child).
  */
 import { createPrivateKey } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Env } from '../config/env-source.js';
 import type { PemSource, ResolvedConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
+import type { ConnectionTarget } from './connected-target.js';
+import { SecretFiles, type SecretFileMode } from './secret-files.js';
 
 export interface LibpqSession {
-  /** The child's environment: the caller's minus every PG* variable, plus ours. */
-  readonly env: NodeJS.ProcessEnv;
-  /** Removes the passfile and temporary PEM files. Idempotent. */
+  /**
+   * The libpq variables to set for the child. Nothing else of the caller's
+   * environment belongs here: spawnChild adds only the allow-listed PATH,
+   * HOME, locale…, so a stray PGPASSWORD or PGSERVICE never overrides what was
+   * resolved, and no other secret reaches the tool.
+   */
+  readonly env: Readonly<Record<string, string>>;
+  /**
+   * The child's stdio: `base` (stdin, stdout, stderr), then the descriptors
+   * that `/dev/fd/N` in `env` names. Pass it to the spawn of the tool.
+   */
+  stdio<T>(base: readonly [T, T, T]): (T | number)[];
+  /** Closes the descriptors, removes any temporary file. Idempotent. */
   dispose(): void;
+}
+
+export interface LibpqEnvironmentOptions {
+  /**
+   * The host, port, user and password a pool connection actually used
+   * (connected-target.ts). Default: the config's first host and its user and
+   * password, which are wrong after a failover or a credential fallback.
+   */
+  target?: ConnectionTarget;
+  /** How the passfile and PEM files reach the child; default `descriptors` on Linux, else `files` (secret-files.ts). */
+  secretFiles?: SecretFileMode;
+  /** Where the private directory is made. Default the OS temp directory. */
+  tmpDir?: string;
 }
 
 /** One passfile line matching any host, port, database and user (the file serves one child). */
@@ -36,7 +58,10 @@ export function passfileLine(password: string): string {
   return `*:*:*:*:${password.replace(/\\/g, '\\\\').replace(/:/g, '\\:')}\n`;
 }
 
-export function libpqEnvironment(config: ResolvedConfig, base: Env = process.env): LibpqSession {
+export function libpqEnvironment(
+  config: ResolvedConfig,
+  options: LibpqEnvironmentOptions = {},
+): LibpqSession {
   if (config.tls.serverName) {
     throw new ConfigError(
       'PGW_CONFIG_CONFLICT',
@@ -47,18 +72,12 @@ export function libpqEnvironment(config: ResolvedConfig, base: Env = process.env
       },
     );
   }
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(base)) {
-    // A stray PGPASSWORD, PGSERVICE or PGSSLMODE must not override what was resolved.
-    if (!key.startsWith('PG') && value !== undefined) env[key] = value;
-  }
-  let dir: string | undefined;
-  const file = (name: string, content: string): string => {
-    dir ??= mkdtempSync(join(tmpdir(), 'pgwarden-libpq-'));
-    const path = join(dir, name);
-    writeFileSync(path, content, { mode: 0o600, flag: 'wx' });
-    return path;
-  };
+  const env: Record<string, string> = {};
+  const files = new SecretFiles({
+    ...(options.secretFiles ? { mode: options.secretFiles } : {}),
+    ...(options.tmpDir ? { tmpDir: options.tmpDir } : {}),
+  });
+  const file = (name: string, content: string): string => files.add(name, content);
   const pemPath = (source: PemSource | undefined, name: string): string | undefined => {
     if (!source) return undefined;
     if (source.origin === 'system') return 'system';
@@ -67,9 +86,9 @@ export function libpqEnvironment(config: ResolvedConfig, base: Env = process.env
   try {
     const { tls } = config;
     Object.assign(env, {
-      PGHOST: config.host,
-      PGPORT: String(config.port),
-      PGUSER: config.user,
+      PGHOST: options.target?.host ?? config.host,
+      PGPORT: String(options.target?.port ?? config.port),
+      PGUSER: options.target?.user ?? config.user,
       PGDATABASE: config.database,
       PGAPPNAME: config.sources.applicationName ? config.applicationName : 'pgwarden-backup',
       PGSSLMODE: tls.mode,
@@ -99,17 +118,18 @@ export function libpqEnvironment(config: ResolvedConfig, base: Env = process.env
                 .toString(),
             );
     }
-    if (config.password) env.PGPASSFILE = file('pgpass', passfileLine(config.password.reveal()));
-    else env.PGPASSFILE = '/dev/null';
+    // Without a password an empty passfile, so a ~/.pgpass cannot interfere (/dev/null draws
+    // libpq's "not a plain file" warning).
+    const password = options.target ? options.target.password() : config.password?.reveal();
+    env.PGPASSFILE = file('pgpass', password ? passfileLine(password) : '');
+    files.seal();
   } catch (error) {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    files.dispose();
     throw error;
   }
   return {
     env,
-    dispose: () => {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-      dir = undefined;
-    },
+    stdio: (base) => files.stdio(base),
+    dispose: () => files.dispose(),
   };
 }

@@ -6,11 +6,11 @@
  * then PATH.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { delimiter, join, resolve } from 'node:path';
 import type { Env } from '../config/env-source.js';
 import { BackupError } from './backup-error.js';
 import { isExecutable } from '../fs/executable.js';
+import { execFileSyncChild } from '../process/child-process.js';
 
 export type PgToolName = 'pg_dump' | 'pg_restore';
 
@@ -40,7 +40,8 @@ export function toolVersion(path: string): { version: string; major: number } | 
   if (!versions.has(path)) {
     let found: { version: string; major: number } | undefined;
     try {
-      const out = execFileSync(path, ['--version'], {
+      // Nothing but PATH and locale: the probe connects nowhere.
+      const out = execFileSyncChild(path, ['--version'], {
         encoding: 'utf8',
         timeout: 10_000,
         stdio: ['ignore', 'pipe', 'ignore'],
@@ -68,7 +69,7 @@ function candidateDirs(options: FindPgToolOptions): string[] {
     for (const major of majors) dirs.push(join(DEBIAN_BASE, String(major), 'bin'));
   }
   try {
-    const out = execFileSync('pg_config', ['--bindir'], {
+    const out = execFileSyncChild('pg_config', ['--bindir'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();

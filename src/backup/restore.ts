@@ -7,11 +7,10 @@
  * run in parallel from a pipe (and cannot combine --jobs with
  * --single-transaction).
  */
-import { existsSync, mkdtempSync, rmSync, createReadStream, createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PgwardenError } from '../errors.js';
+import { classifyQueryError } from '../pool/classify-error.js';
 import { createPool, type WardenPool } from '../pool/pool.js';
 import { BackupError, corrupt, ioError } from './backup-error.js';
 import { locateBackup, type BackupPaths } from './backup-dir.js';
@@ -21,7 +20,9 @@ import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
 import { HashTap } from './format/hash-tap.js';
 import { keyResolver, type BackupKeyOptions } from './keys/select.js';
+import { connectedTarget, type ConnectionTarget } from './connected-target.js';
 import { libpqEnvironment, type LibpqSession } from './libpq-env.js';
+import { SecretFiles } from './secret-files.js';
 import { readManifest, type BackupManifest } from './manifest.js';
 import { checkInteger, interrupted, raceAbort, type ConnectionInput } from './options.js';
 import { findPgTool } from './pg-tools.js';
@@ -112,7 +113,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
   let pool: WardenPool | undefined;
   let session: LibpqSession | undefined;
   let tool: ToolProcess | undefined;
-  let tempDir: string | undefined;
+  let dumpFile: SecretFiles | undefined;
   const opened: OpenedKeys = { manifestKey: undefined };
   try {
     pool = await raceAbort(
@@ -120,11 +121,22 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       signal,
       'restore',
     );
-    const facts = (
-      await pool.query<{ num: number; database: string; objects: string }>(
-        `SELECT current_setting('server_version_num')::int AS num, current_database() AS database, (${USER_OBJECTS_SQL}) AS objects`,
-      )
-    ).rows[0]!;
+    // One client, so pg_restore can connect where, and as whom, it logged in.
+    const client = await pool.connect();
+    let facts: { num: number; database: string; objects: string };
+    let target: ConnectionTarget;
+    try {
+      facts = (
+        await client.query<{ num: number; database: string; objects: string }>(
+          `SELECT current_setting('server_version_num')::int AS num, current_database() AS database, (${USER_OBJECTS_SQL}) AS objects`,
+        )
+      ).rows[0]!;
+      target = connectedTarget(client);
+    } catch (error) {
+      throw classifyQueryError(error); // as pool.query would have
+    } finally {
+      client.release();
+    }
     if (!options.clean && Number(facts.objects) > 0) {
       throw new BackupError(
         'PGW_BACKUP_TARGET_NOT_EMPTY',
@@ -143,7 +155,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       minMajor: dumpMajor,
       preferMajor: Math.max(serverMajor, dumpMajor),
     });
-    session = libpqEnvironment(pool.config, env);
+    session = libpqEnvironment(pool.config, { target });
     const database = facts.database;
     await pool.close();
     pool = undefined;
@@ -176,26 +188,44 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
     const decrypt = [source, hash, decryptor, createDecompressor(header.header.compression)] as const;
     try {
       if (jobs === 1) {
-        tool = spawnTool(restoreTool.path, args, session.env, ['pipe', 'ignore', 'pipe']);
+        tool = spawnTool(
+          restoreTool.path,
+          args,
+          { inherit: env, set: session.env },
+          session.stdio(['pipe', 'ignore', 'pipe']),
+        );
         await raceAbort(
           pipeline(...decrypt, new ToolSink(tool, { beforeEnd: checkHash }), signal ? { signal } : {}),
           signal,
           'restore',
         );
       } else {
-        tempDir = mkdtempSync(join(options.tempDir ?? tmpdir(), 'pgwarden-restore-'));
-        const plain = join(tempDir, 'dump.custom');
+        // The decrypted dump is a secret file like the passfile: unlinked at once on Linux, so a
+        // killed restore leaves no plaintext behind; its slot follows the passfile's.
+        const base = ['ignore', 'ignore', 'pipe'] as const;
+        dumpFile = new SecretFiles({
+          purpose: 'restore',
+          firstFd: session.stdio(base).length,
+          ...(options.tempDir ? { tmpDir: options.tempDir } : {}),
+        });
+        const plain = dumpFile.create('dump.custom');
+        dumpFile.seal();
         await raceAbort(
           pipeline(
             ...decrypt,
-            createWriteStream(plain, { flags: 'wx', mode: 0o600, highWaterMark: STREAM_BUFFER }),
+            createWriteStream('', { fd: plain.fd, autoClose: false, highWaterMark: STREAM_BUFFER }),
             signal ? { signal } : {},
           ),
           signal,
           'restore',
         );
         checkHash();
-        tool = spawnTool(restoreTool.path, [...args, plain], session.env, ['ignore', 'ignore', 'pipe']);
+        tool = spawnTool(
+          restoreTool.path,
+          [...args, plain.path],
+          { inherit: env, set: session.env },
+          dumpFile.stdio(session.stdio(base)),
+        );
       }
     } catch (error) {
       // pg_restore's own message explains an early stop better than EPIPE.
@@ -225,7 +255,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       : ioError(reclassified, 'restoring the backup');
   } finally {
     await tool?.stop();
-    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    dumpFile?.dispose();
     session?.dispose();
     opened.manifestKey?.fill(0);
     await pool?.close().catch(() => undefined);

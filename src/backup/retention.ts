@@ -4,7 +4,8 @@
  * group, newest first, a backup is kept when any rule keeps it:
  * - it is one of the newest `keepLast`;
  * - it is one of the newest `minVerified` backups whose last verification
- *   passed (so the newest good backups survive even when all are old);
+ *   passed and was recorded with the key (so the newest good backups survive
+ *   even when all are old; a keyless result proves nothing);
  * - it has not expired: younger than `keepDays` when given, else before the
  *   `expiresAt` recorded at creation.
  */
@@ -15,7 +16,7 @@ export interface RetentionCandidate {
   readonly retentionClass: string;
   readonly createdAt: Date;
   readonly expiresAt: Date;
-  /** The last verification passed. */
+  /** The last verification passed, and was recorded with the backup's key (authenticated). */
   readonly verified: boolean;
 }
 

@@ -6,7 +6,10 @@
  * 3. a restore into a scratch database, row counts compared with the
  *    manifest's, the scratch database dropped.
  * The result is written back into the manifest, authenticated when the key
- * was available.
+ * was available. An unauthenticated result (no key, or a wrong one) never
+ * replaces an authenticated record: anyone who can run `verify` could
+ * otherwise erase the proof that a backup is good, and `cleanup
+ * --min-verified` would then delete it.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -73,8 +76,12 @@ export interface VerifyResult {
   readonly ok: boolean;
   readonly checks: readonly VerifyCheck[];
   readonly error?: { readonly code: string; readonly message: string; readonly fix?: string | undefined };
-  /** How the result was recorded in the manifest. */
-  readonly recorded: 'authenticated' | 'unauthenticated' | 'not-recorded';
+  /**
+   * How the result was recorded in the manifest. `kept-authenticated`: not
+   * recorded, because it is unauthenticated and the manifest holds an
+   * authenticated record, which it may not replace.
+   */
+  readonly recorded: 'authenticated' | 'unauthenticated' | 'not-recorded' | 'kept-authenticated';
   readonly durationMs: number;
 }
 
@@ -126,7 +133,10 @@ export async function verifyBackup(options: VerifyBackupOptions): Promise<Verify
   const manifestTrusted = opened.manifestKey !== undefined;
   // A manifest that failed authentication is not rewritten: it is evidence.
   const manifestRejected = opened.manifestRejected === true;
-  if ((options.record ?? true) && !manifestRejected) {
+  // Only a key holder may replace what a key holder recorded.
+  const keepsAuthenticated = !manifestTrusted && manifest.verification?.hmac != null;
+  if ((options.record ?? true) && !manifestRejected && keepsAuthenticated) recorded = 'kept-authenticated';
+  else if ((options.record ?? true) && !manifestRejected) {
     const updated = withVerification(
       manifest,
       {
@@ -228,7 +238,8 @@ async function decryptAll(
   const tool = spawnTool(
     pgRestore.path,
     ['--list', '--format=custom'],
-    { ...process.env, ...env, LC_ALL: 'C' },
+    // --list connects nowhere: no PG* variable, and English messages for the error text.
+    { inherit: env, set: { LC_ALL: 'C' } },
     ['pipe', 'pipe', 'pipe'],
   );
   let entries = 0;

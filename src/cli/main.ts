@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { PgwardenError } from '../errors.js';
 import { redact } from '../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { terminalText } from '../text/terminal-text.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -172,7 +173,8 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof PgwardenError) {
       const shown =
         error.code === error.pgwardenCode ? error.code : `${error.pgwardenCode} (SQLSTATE ${error.code})`;
-      process.stderr.write(`pgwarden: ${shown}: ${error.message}\n`);
+      // A message may quote the server (a role name, a server error): escaped like all server text.
+      process.stderr.write(`pgwarden: ${shown}: ${terminalText(error.message)}\n`);
       const usage = error.pgwardenCode === 'PGW_CLI_USAGE' || error.pgwardenCode.startsWith('PGW_CONFIG');
       return usage ? EXIT_USAGE : EXIT_FAILED;
     }

@@ -1,7 +1,11 @@
 /**
  * The text form of a snapshot, for the live view and `monitor --once`.
  * Plain lines; the live view adds the ANSI screen handling around it.
+ * Every string of the snapshot came from the server (query text, user,
+ * database and application names): control characters are escaped first,
+ * so a query cannot clear the screen or retitle the window.
  */
+import { terminalSafe } from '../text/terminal-text.js';
 import { formatDuration } from './duration.js';
 import type { MonitorSnapshot } from './snapshot.js';
 
@@ -44,7 +48,8 @@ function table(rows: readonly (readonly string[])[]): string[] {
 const who = (user: string | null, database: string | null): string => `${user ?? '?'}@${database ?? '?'}`;
 const tlsMark = (ssl: boolean | null): string => (ssl === null ? '' : ssl ? 'tls' : 'no-tls');
 
-export function formatSnapshot(snapshot: MonitorSnapshot, options: FormatSnapshotOptions = {}): string {
+export function formatSnapshot(raw: MonitorSnapshot, options: FormatSnapshotOptions = {}): string {
+  const snapshot = terminalSafe(raw);
   const { connections: c, longRunning, idleInTransaction, slowQueries } = snapshot;
   const lines: string[] = [];
   const title = ['pgwarden monitor', options.label, `PostgreSQL ${snapshot.server.version}`]

@@ -2,7 +2,10 @@
  * The difference between a roles file and the live catalog, as the SQL that
  * closes it. Every identifier goes through `quoteIdentifier` and every value
  * through `escapeLiteral`: a role called `x"; DROP TABLE t; --` is created
- * with exactly that name and nothing else runs. Passwords of new login roles
+ * with exactly that name and nothing else runs. A name with control
+ * characters is printed in `U&"…"` form (printable-sql.ts); the `reason` is
+ * raw text, escaped by whoever prints it (a newline there would end a
+ * `-- comment` and run what follows under `psql -f`). Passwords of new login roles
  * are never in the plan; `apply` inserts their SCRAM verifier.
  */
 import { escapeLiteral } from 'pg';
@@ -16,6 +19,7 @@ import {
   type RelationRow,
   type RoleRow,
 } from './catalog.js';
+import { printableSql } from './printable-sql.js';
 import { LOGIN_SETTINGS, type GroupSpec, type LoginSpec, type Preset, type RolesFile } from './roles-file.js';
 
 export interface PlannedStatement {
@@ -141,8 +145,18 @@ class PlanBuilder {
     readonly options: PlanOptions,
   ) {}
 
-  add(sql: string, reason: string, password?: PlannedStatement['password']): void {
-    this.statements.push(password ? { sql, reason, password } : { sql, reason });
+  /** Names from the catalog may hold control characters: statements are made printable (U& names). */
+  add(statementSql: string, reason: string, password?: PlannedStatement['password']): void {
+    const sql = printableSql(statementSql);
+    this.statements.push(
+      password
+        ? {
+            sql,
+            reason,
+            password: { ...password, render: (verifier) => printableSql(password.render(verifier)) },
+          }
+        : { sql, reason },
+    );
   }
 
   async build(): Promise<void> {

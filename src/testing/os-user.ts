@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawnSyncChild } from '../process/child-process.js';
 import { HarnessError } from './harness-error.js';
 
 /** An operating-system account the server processes run as. */
@@ -47,7 +47,7 @@ export function resolveServerUser(): OsUser | undefined {
   if (!isRoot()) return undefined;
   const existing = readPasswdUser(SERVER_USER);
   if (existing) return existing;
-  const result = spawnSync(
+  const result = spawnSyncChild(
     'useradd',
     ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', SERVER_USER],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
@@ -55,7 +55,9 @@ export function resolveServerUser(): OsUser | undefined {
   // Two harnesses starting at once may both try; the loser's "already exists" is fine.
   const created = readPasswdUser(SERVER_USER);
   if (created) return created;
-  const reason = result.error ? result.error.message : result.stderr.trim() || `exit status ${result.status}`;
+  const reason = result.error
+    ? result.error.message
+    : String(result.stderr).trim() || `exit status ${result.status}`;
   throw new HarnessError(
     'os-user',
     `Running as root, so PostgreSQL must run as the "${SERVER_USER}" OS user, which does not exist and could not be created (useradd: ${reason}). ` +

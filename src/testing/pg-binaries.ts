@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSyncChild } from '../process/child-process.js';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -129,7 +129,7 @@ function debianBinDirs(): string[] {
 function pgConfigBinDir(): string | undefined {
   try {
     // pg_config may come from a client-only package; probe() checks the server binaries are really there.
-    const out = execFileSync('pg_config', ['--bindir'], {
+    const out = execFileSyncChild('pg_config', ['--bindir'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });
@@ -153,9 +153,9 @@ function embeddedBinDir(): string | undefined {
 function readVersion(binDir: string): { major: number; version: string } | undefined {
   try {
     // `--version` is answered before postgres refuses to run as root, so this works for everyone.
-    const out = execFileSync(join(binDir, 'postgres'), ['--version'], {
+    const out = execFileSyncChild(join(binDir, 'postgres'), ['--version'], {
       encoding: 'utf8',
-      env: serverEnv(),
+      ...serverEnv(),
       stdio: ['ignore', 'pipe', 'ignore'],
       timeout: 10_000,
     });

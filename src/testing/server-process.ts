@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { spawnChild } from '../process/child-process.js';
 import { HarnessError, type HarnessStep } from './harness-error.js';
 import type { OsUser } from './os-user.js';
 import { serverEnv } from './server-env.js';
@@ -61,9 +62,9 @@ export class ServerProcess {
     const log = openSync(options.logFile, 'a', 0o600);
     let child: ChildProcess;
     try {
-      child = spawn(options.command, options.args, {
+      child = spawnChild(options.command, options.args, {
         cwd: options.cwd,
-        env: serverEnv(),
+        ...serverEnv(),
         stdio: ['ignore', log, log],
         ...(options.owner ? { uid: options.owner.uid, gid: options.owner.gid } : {}),
       });

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawnSyncChild } from '../process/child-process.js';
 import { join } from 'node:path';
 
 const PROC_SHM = '/proc/sysvipc/shm';
@@ -36,5 +36,5 @@ export function releaseOrphanedSharedMemory(dataDir: string): void {
       return rowKey === key && rowId === id;
     });
   // IPC_RMID only marks the segment: it disappears once the last dying backend detaches.
-  if (owned && id) spawnSync('ipcrm', ['-m', id], { stdio: 'ignore', timeout: 5_000 });
+  if (owned && id) spawnSyncChild('ipcrm', ['-m', id], { stdio: 'ignore', timeout: 5_000 });
 }

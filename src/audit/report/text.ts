@@ -7,6 +7,7 @@ import { AREA_TITLES, isActiveFailure, type Finding } from '../finding.js';
 import { blockingFindings, type AuditReport } from '../report-model.js';
 import { SEVERITIES } from '../severity.js';
 import { groupByArea } from './order.js';
+import { terminalSafe, terminalText } from '../../text/terminal-text.js';
 
 export interface TextOptions {
   /** ANSI colours. Default false. */
@@ -24,7 +25,9 @@ function painter(enabled: boolean) {
 
 const indent = (text: string, prefix: string): string => text.replace(/^/gm, prefix);
 
-export function formatText(report: AuditReport, options: TextOptions = {}): string {
+export function formatText(raw: AuditReport, options: TextOptions = {}): string {
+  // Role, database and object names come from the server: control characters escaped, newlines kept.
+  const report = terminalSafe(raw, terminalText);
   const paint = painter(options.color ?? false);
   const showPasses = options.showPasses ?? true;
   const t = report.target;

@@ -20,6 +20,7 @@ import type {
 } from '../../backup/index.js';
 import type { BackupList } from '../../backup/list.js';
 import { PgwardenError } from '../../errors.js';
+import { terminalText } from '../../text/terminal-text.js';
 import { redact } from '../../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 
@@ -137,6 +138,11 @@ async function interruptible<T>(run: (signal: AbortSignal) => Promise<T>): Promi
 
 function out(text: string): void {
   process.stdout.write(redact(text));
+}
+
+/** Text for people: database names and tool messages come from elsewhere, so control characters are escaped. */
+function textOut(text: string): void {
+  out(terminalText(text));
 }
 
 function emitJson(value: unknown): void {
@@ -320,7 +326,7 @@ function buildProgram(setCode: (code: number) => void): Command {
           }),
         );
         if (flags.json) emitJson(createJson(result));
-        else out(formatCreate(result));
+        else textOut(formatCreate(result));
         setCode(EXIT_OK);
       },
     );
@@ -334,7 +340,7 @@ function buildProgram(setCode: (code: number) => void): Command {
       const { listBackups } = await import('../../backup/list.js');
       const list = listBackups(flags.dir!);
       if (flags.json) emitJson(listJson(list));
-      else out(formatList(list));
+      else textOut(formatList(list));
       setCode(EXIT_OK);
     });
 
@@ -368,7 +374,7 @@ function buildProgram(setCode: (code: number) => void): Command {
         }),
       );
       if (flags.json) emitJson({ command: 'verify', ...result });
-      else out(formatVerify(result));
+      else textOut(formatVerify(result));
       setCode(result.ok ? EXIT_OK : EXIT_FAILED);
     });
 
@@ -430,7 +436,7 @@ function buildProgram(setCode: (code: number) => void): Command {
         if (flags.json) {
           const { manifest: _manifest, ...rest } = result;
           emitJson({ ok: true, command: 'restore', ...rest });
-        } else out(formatRestore(result));
+        } else textOut(formatRestore(result));
         setCode(EXIT_OK);
       },
     );
@@ -479,7 +485,7 @@ function buildProgram(setCode: (code: number) => void): Command {
           confirm: flags.confirm === true,
         });
         if (flags.json) emitJson({ ok: true, command: 'cleanup', ...result });
-        else out(formatCleanup(result));
+        else textOut(formatCleanup(result));
         setCode(EXIT_OK);
       },
     );
@@ -529,7 +535,7 @@ export async function backupCommand(args: readonly string[]): Promise<number> {
           : { code: 'UNEXPECTED', message: redact(String((error as Error)?.message ?? error)) },
       });
     } else if (coded) {
-      process.stderr.write(redact(`pgwarden backup ${sub}: ${coded.code}: ${coded.message}\n`));
+      process.stderr.write(redact(`pgwarden backup ${sub}: ${coded.code}: ${terminalText(coded.message)}\n`));
     } else {
       process.stderr.write(
         `pgwarden backup ${sub}: unexpected error: ${redact(String((error as Error)?.stack ?? error))}\n`,

@@ -2,6 +2,7 @@ import { runDoctor, type DoctorReport } from '../../doctor/doctor.js';
 import { redactValue } from '../../redact/redactor.js';
 import { connectionOptions } from '../connection-flags.js';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
+import { terminalSafe } from '../../text/terminal-text.js';
 
 interface DoctorFlags {
   url?: string;
@@ -23,7 +24,9 @@ export async function doctorCommand(flags: DoctorFlags): Promise<number> {
 
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 
-export function formatDoctor(report: DoctorReport): string {
+export function formatDoctor(raw: DoctorReport): string {
+  // The role name, session settings and certificate subject come from the server.
+  const report = terminalSafe(raw);
   const lines: string[] = [];
   if (report.error) {
     lines.push(`✗ configuration: [${report.error.code}] ${report.error.message}`);

@@ -11,6 +11,7 @@ import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 import { openAdminPool, type AdminFlags } from './admin-pool.js';
 import type { CommandIo } from './creds.js';
 import { promptLine } from './secret-input.js';
+import { terminalSafe } from '../../text/terminal-text.js';
 
 interface RevokeFlags extends AdminFlags {
   rotate?: boolean;
@@ -116,7 +117,10 @@ async function sessions(flags: SessionsFlags, io: CommandIo): Promise<number> {
   }
 }
 
-function formatRevoke(r: RevokeReport): string {
+// Both reports hold names chosen by whoever can connect (roles, databases, applications):
+// control characters are escaped before they reach a terminal.
+function formatRevoke(report: RevokeReport): string {
+  const r = terminalSafe(report);
   const held = r.stillHeld;
   const list = (items: readonly string[]): string => (items.length ? items.join('; ') : 'none');
   const lines = [
@@ -136,7 +140,8 @@ function formatRevoke(r: RevokeReport): string {
   return `${lines.filter((l) => l !== undefined).join('\n')}\n`;
 }
 
-function formatSessions(r: SessionsReport): string {
+function formatSessions(report: SessionsReport): string {
+  const r = terminalSafe(report);
   const header = ['PID', 'USER', 'DATABASE', 'CLIENT', 'APPLICATION', 'TLS', 'STARTED', 'STATE'];
   const rows = r.sessions.map((s) => [
     `${s.pid}${s.self ? '*' : ''}`,

@@ -1,6 +1,7 @@
 import { CliUsageError, PgwardenError } from '../../errors.js';
 import { createPool, type WardenPool } from '../../pool/pool.js';
 import { redact, redactValue } from '../../redact/redactor.js';
+import { terminalLine } from '../../text/terminal-text.js';
 import { formatDuration, parseDuration } from '../../monitor/duration.js';
 import { formatSnapshot } from '../../monitor/format-snapshot.js';
 import { RESTORE_TERMINAL, runLiveView } from '../../monitor/live-view.js';
@@ -90,7 +91,8 @@ export async function monitorCommand(flags: MonitorFlags): Promise<number> {
         },
         renderError: (error) => {
           const coded = error instanceof PgwardenError ? error : undefined;
-          const text = coded ? `[${coded.code}] ${coded.message}` : redact(String(error));
+          // A server's error message may quote names it was given: escaped like the snapshot.
+          const text = terminalLine(coded ? `[${coded.code}] ${coded.message}` : redact(String(error)));
           return flags.json
             ? `${JSON.stringify({ error: coded ? coded.toJSON() : { message: text } })}\n`
             : `pgwarden monitor — ${label}\n\n✗ ${text}\n\nretrying every ${formatDuration(intervalMs)} · Ctrl-C to quit\n`;

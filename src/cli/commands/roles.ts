@@ -8,6 +8,7 @@ import { CliUsageError, PgwardenError } from '../../errors.js';
 import { applyRoles } from '../../roles/apply.js';
 import { planRoles, type RolesPlan } from '../../roles/plan.js';
 import { parseRolesFile, type RolesFile } from '../../roles/roles-file.js';
+import { terminalLine, terminalSafe } from '../../text/terminal-text.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { openAdminPool, type AdminFlags } from './admin-pool.js';
 import type { CommandIo } from './creds.js';
@@ -55,7 +56,7 @@ export async function rolesCommand(args: string[], io: CommandIo = processIo()):
       error instanceof PgwardenError &&
       (error.code === 'PGW_ROLES_FILE_INVALID' || error.code === 'PGW_ROLES_FORBIDDEN_ATTRIBUTE')
     ) {
-      io.err(`pgwarden: ${error.code}: ${error.message}\n`);
+      io.err(`pgwarden: ${error.code}: ${terminalLine(error.message)}\n`);
       return EXIT_USAGE;
     }
     throw error;
@@ -95,15 +96,15 @@ async function run(flags: RolesFlags, mode: 'plan' | 'apply', io: CommandIo): Pr
         `${JSON.stringify({ ...planJson(report), applied: report.applied.length, storedCredentials: report.storedCredentials }, null, 2)}\n`,
       );
     } else if (report.applied.length === 0) {
-      io.out(`✓ no changes: database "${report.database}" already matches ${flags.file}\n`);
+      io.out(`✓ no changes: database "${terminalLine(report.database)}" already matches ${flags.file}\n`);
     } else {
       io.out(
-        `${report.applied.map((s) => `${s};`).join('\n')}\n✓ applied ${report.applied.length} statement(s) in one transaction to database "${report.database}"\n`,
+        `${report.applied.map((s) => `${terminalLine(s)};`).join('\n')}\n✓ applied ${report.applied.length} statement(s) in one transaction to database "${terminalLine(report.database)}"\n`,
       );
       for (const env of report.storedCredentials)
-        io.out(`  generated password stored as creds environment "${env}"\n`);
+        io.out(`  generated password stored as creds environment "${terminalLine(env)}"\n`);
     }
-    for (const w of report.warnings) io.err(`! ${w}\n`);
+    for (const w of report.warnings) io.err(`! ${terminalLine(w)}\n`);
     return EXIT_OK;
   } finally {
     await pool.close();
@@ -120,7 +121,14 @@ function planJson(plan: RolesPlan): Record<string, unknown> {
   };
 }
 
-function formatPlan(plan: RolesPlan, path: string): string {
+/**
+ * The plan as a SQL script for `psql -f`. Reasons, warnings and names come
+ * partly from the catalog: escaped to one line each (terminalLine), so a
+ * newline or carriage return in a name cannot end a `--` comment and turn the
+ * rest into a statement. The statements themselves are printable already.
+ */
+function formatPlan(raw: RolesPlan, path: string): string {
+  const plan = terminalSafe(raw);
   if (plan.statements.length === 0) {
     return `✓ no changes: database "${plan.database}" matches ${path}\n${plan.warnings.map((w) => `! ${w}\n`).join('')}`;
   }
