@@ -21,6 +21,7 @@ import type {
 import type { BackupList } from '../../backup/list.js';
 import { PgwardenError } from '../../errors.js';
 import { redact } from '../../redact/redactor.js';
+import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 
 interface KeyFlags {
@@ -511,7 +512,7 @@ export async function backupCommand(args: readonly string[]): Promise<number> {
   const json = args.includes('--json');
   const sub = args.find((arg) => !arg.startsWith('-')) ?? 'backup';
   try {
-    await program.parseAsync(['node', 'pgwarden-backup', ...args]);
+    await teach(program).parseAsync(['node', 'pgwarden-backup', ...args]);
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {

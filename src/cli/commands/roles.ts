@@ -8,6 +8,7 @@ import { CliUsageError, PgwardenError } from '../../errors.js';
 import { applyRoles } from '../../roles/apply.js';
 import { planRoles, type RolesPlan } from '../../roles/plan.js';
 import { parseRolesFile, type RolesFile } from '../../roles/roles-file.js';
+import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { openAdminPool, type AdminFlags } from './admin-pool.js';
 import type { CommandIo } from './creds.js';
@@ -49,7 +50,7 @@ export async function rolesCommand(args: string[], io: CommandIo = processIo()):
       exitCode = await run(flags, 'apply', io);
     });
   try {
-    await program.parseAsync(args, { from: 'user' });
+    await teach(program).parseAsync(args, { from: 'user' });
   } catch (error) {
     if (
       error instanceof PgwardenError &&
