@@ -18,6 +18,7 @@ import { clientStream } from '../pool/warden-client.js';
 import { redact } from '../redact/redactor.js';
 import { tlsSessionInfo } from '../tls/session-info.js';
 import { applyBaseline, type Baseline } from './baseline.js';
+import { areaCoverage, skippedGrants } from './coverage.js';
 import { AUDIT_AREAS } from './catalog.js';
 import {
   DEFAULT_THRESHOLDS,
@@ -326,6 +327,8 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
     privileges: session?.privileges ?? null,
     failOn: options.failOn ?? 'high',
     summary: summarize(findings),
+    areas: areaCoverage(findings),
+    skippedGrants: skippedGrants(findings),
     findings,
     suppressions: { applied: suppressed.applied, expired: suppressed.expired, unused: suppressed.unused },
     baseline: { used: options.baseline !== undefined, known: findings.filter((f) => f.inBaseline).length },

@@ -128,7 +128,7 @@ describe('exit codes and the JSON report', () => {
     assert.ok(!stdout.includes('\u001b['), 'no ANSI escapes');
     assert.match(stdout, /^Summary: \d+ passed, \d+ failed/m);
     assert.match(stdout, /Client configuration/);
-    const headers = stdout.split('\n').filter((line) => /^[✗✓!] [A-Z]/.test(line));
+    const headers = stdout.split('\n').filter((line) => /^[✗✓!-] [A-Z]/.test(line));
     assert.equal(headers.length, 10, headers.join('|'));
     const lastFailing = headers.map((h) => h.startsWith('✗')).lastIndexOf(true);
     const firstPassing = headers.findIndex((h) => !h.startsWith('✗'));
@@ -142,6 +142,90 @@ describe('exit codes and the JSON report', () => {
       stdout.indexOf('\n\n', stdout.indexOf('Logging')),
     );
     assert.ok(logging.indexOf('✗ [') < logging.indexOf('✓ '), logging);
+  });
+});
+
+describe('what the audit could not verify', () => {
+  const AUTH_GRANT = 'GRANT SELECT ON pg_catalog.pg_hba_file_rules TO "app"';
+
+  test('an area with most checks skipped is "not verified" in text, JSON and HTML, not passed', () => {
+    // app can read neither pg_hba_file_rules nor pg_file_settings: 9 of the 11 auth checks skip.
+    const text = run(['--url', url]).stdout;
+    assert.match(text, /^- Authentication and network — not verified: 9 of 11 checks skipped$/m);
+    assert.doesNotMatch(text, /^✓ Authentication and network/m);
+    assert.match(text, /^Summary: .*not verified: Authentication and network/m);
+
+    const { report } = json();
+    const auth = report.areas.find((a: { area: string }) => a.area === 'auth');
+    assert.deepEqual(
+      { status: auth.status, checks: auth.checks, skip: auth.skip },
+      { status: 'not-verified', checks: 11, skip: 9 },
+    );
+    const logging = report.areas.find((a: { area: string }) => a.area === 'logging');
+    assert.equal(logging.status, 'fail');
+
+    const html = join(dir, 'coverage.html');
+    assert.equal(run(['--url', url, '--format', 'html', '--output', html]).status, 0);
+    const page = readFileSync(html, 'utf8');
+    assert.match(
+      page,
+      /data-area="auth" data-coverage="not-verified"><h2>Authentication and network — <span class="unverified">not verified: 9 of 11 checks skipped/,
+    );
+    assert.match(page, /Not verified \(most checks skipped\): Authentication and network/);
+  });
+
+  test('one "to run the skipped checks, grant" block in text, JSON and HTML', () => {
+    const { report } = json();
+    const grants = report.skippedGrants;
+    const lacking = report.findings.filter(
+      (f: { status: string; enable?: string }) => f.status === 'skip' && f.enable,
+    );
+    assert.deepEqual(
+      grants.checks,
+      lacking.map((f: { id: string }) => f.id),
+    );
+    assert.ok(grants.checks.includes('hba.trust'));
+    assert.equal(new Set(grants.grants).size, grants.grants.length, 'each grant once');
+    assert.ok(
+      grants.grants.some((g: string) => g.startsWith(AUTH_GRANT)),
+      grants.grants.join('\n'),
+    );
+    const heading =
+      grants.checks.length === grants.totalSkipped
+        ? `To run the ${grants.checks.length} skipped checks, grant:`
+        : `To run ${grants.checks.length} of the ${grants.totalSkipped} skipped checks, grant:`;
+
+    const text = run(['--url', url]).stdout;
+    assert.equal(text.split('\n').filter((l) => l.startsWith('To run ')).length, 1);
+    const block = text.slice(text.indexOf(heading));
+    assert.ok(text.includes(heading), text);
+    for (const grant of grants.grants) assert.ok(block.includes(`  ${grant}`), grant);
+    assert.doesNotMatch(text, /^\s+enable: /m, 'no grant repeated under each check');
+
+    const html = join(dir, 'grants.html');
+    run(['--url', url, '--format', 'html', '--output', html]);
+    const page = readFileSync(html, 'utf8');
+    assert.equal(page.match(/id="skipped-grants"/g)?.length, 1);
+    assert.ok(page.includes(heading));
+    assert.doesNotMatch(page, /To enable this check/);
+  });
+
+  test('with the grant, the area is verified and the block no longer asks for it', async () => {
+    await cluster.adminQuery(
+      `${AUTH_GRANT}; GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO app`,
+    );
+    try {
+      const { report } = json();
+      const auth = report.areas.find((a: { area: string }) => a.area === 'auth');
+      assert.notEqual(auth.status, 'not-verified');
+      assert.equal(auth.skip, 0);
+      assert.ok(!report.skippedGrants.grants.some((g: string) => g.includes('pg_hba_file_rules')));
+      assert.doesNotMatch(run(['--url', url]).stdout, /Authentication and network — not verified/);
+    } finally {
+      await cluster.adminQuery(
+        'REVOKE SELECT ON pg_catalog.pg_hba_file_rules FROM app; REVOKE EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() FROM app',
+      );
+    }
   });
 });
 
