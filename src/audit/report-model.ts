@@ -38,6 +38,11 @@ export interface AuditReport {
     readonly sslMode: string;
     readonly serverVersion: string | null;
   };
+  /**
+   * The CIS PostgreSQL Benchmark edition the references name: the one for
+   * the server's major version (`forServer`), else the newest pgwarden knows.
+   */
+  readonly cis: { readonly edition: string; readonly forServer: boolean };
   readonly connection: {
     readonly ok: boolean;
     /** Why the audit did not connect on purpose (production policy). */

@@ -19,6 +19,8 @@ import { redact } from '../redact/redactor.js';
 import { tlsSessionInfo } from '../tls/session-info.js';
 import { applyBaseline, type Baseline } from './baseline.js';
 import { areaCoverage, skippedGrants } from './coverage.js';
+import { cisEditionFor, type CisEdition } from './cis-sections.js';
+import { checkReferences } from './references.js';
 import { AUDIT_AREAS } from './catalog.js';
 import {
   DEFAULT_THRESHOLDS,
@@ -150,13 +152,14 @@ function finding(
   check: CheckDefinition<unknown>,
   area: Area,
   outcome: CheckOutcome | { status: 'error'; detail: string },
+  edition: CisEdition,
 ): Finding {
   const base = {
     id: check.id,
     area,
     title: check.title,
     rationale: check.rationale,
-    references: check.references,
+    references: checkReferences(check, edition),
   };
   switch (outcome.status) {
     case 'fail':
@@ -277,6 +280,8 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
     versionTable: options.versionTable ?? SERVER_VERSIONS,
   };
 
+  // CIS references name the edition for this server's major version.
+  const cis = cisEditionFor(session ? Math.floor(session.serverVersionNum / 10_000) : undefined);
   let findings: Finding[] = [];
   try {
     for (const [index, area] of AUDIT_AREAS.entries()) {
@@ -294,7 +299,7 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
         const outcome = gatherError
           ? { status: 'error' as const, detail: gatherError }
           : evaluateCheck(check, area.needsConnection, facts, context, state);
-        findings.push(finding(check, area.area, outcome));
+        findings.push(finding(check, area.area, outcome, cis.edition));
       }
     }
   } finally {
@@ -314,6 +319,7 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
     generatedAt: now.toISOString(),
     durationMs: Math.round(performance.now() - started),
     target: describeTarget(config, session),
+    cis: { edition: cis.edition.name, forServer: cis.forServer },
     connection: {
       ok: state.kind === 'connected',
       ...(state.kind === 'skipped' ? { skipped: state.reason } : {}),

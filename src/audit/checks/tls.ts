@@ -138,7 +138,8 @@ export const tlsArea = defineArea<TlsFacts>({
         'Without TLS, passwords (md5, cleartext) and every query and result cross the network in the clear.',
       remediation:
         'ssl = on  # postgresql.conf, with ssl_cert_file and ssl_key_file; then SELECT pg_reload_conf();',
-      references: [cis('6.8', 'Ensure TLS is enabled and configured correctly'), pgDocs('ssl-tcp.html')],
+      cis: [cis('6.8', 'TLS is enabled')],
+      references: [pgDocs('ssl-tcp.html')],
       evaluate(facts) {
         if (facts.ssl !== undefined) {
           return isOn(facts.ssl)
@@ -164,10 +165,12 @@ export const tlsArea = defineArea<TlsFacts>({
       title: 'TLS versions below 1.2 are refused',
       rationale: 'TLS 1.0 and 1.1 are deprecated (RFC 8996) and allow downgrade attacks.',
       remediation: "ssl_min_protocol_version = 'TLSv1.2'  # or TLSv1.3",
-      references: [
-        cis('6.8', 'Ensure TLS is enabled and configured correctly'),
-        pgDocs('runtime-config-connection.html#GUC-SSL-MIN-PROTOCOL-VERSION'),
+      cis: [
+        cis('6.8', 'TLS is enabled'),
+        // CIS 17 v1.0.0 6.9 asks for TLS 1.3, which this check does not.
+        cis('6.9', 'TLSv1.0 and TLSv1.1 Protocols are Disabled', { majors: [14, 15, 16] }),
       ],
+      references: [pgDocs('runtime-config-connection.html#GUC-SSL-MIN-PROTOCOL-VERSION')],
       requires: ['readAllSettings'],
       evaluate(facts) {
         const value = facts.minProtocol ?? '';
@@ -186,10 +189,8 @@ export const tlsArea = defineArea<TlsFacts>({
         'NULL, anonymous, export-grade, RC4, DES/3DES, MD5 and MEDIUM/LOW suites can be broken or downgraded to.',
       remediation:
         "ssl_ciphers = 'HIGH:!aNULL:!MD5:!3DES:!RC4'  # TLS 1.3 suites are not affected by this setting",
-      references: [
-        cis('6.8', 'Ensure TLS is enabled and configured correctly'),
-        pgDocs('runtime-config-connection.html#GUC-SSL-CIPHERS'),
-      ],
+      cis: [cis('6.8', 'TLS is enabled'), cis('6.10', 'Weak SSL/TLS Ciphers Are Disabled')],
+      references: [pgDocs('runtime-config-connection.html#GUC-SSL-CIPHERS')],
       requires: ['readAllSettings'],
       evaluate(facts) {
         const value = facts.ciphers ?? '';

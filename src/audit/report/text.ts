@@ -44,6 +44,14 @@ export function formatText(report: AuditReport, options: TextOptions = {}): stri
     lines.push(
       `connected over ${c.tls ? `${c.tls.protocol} (${c.tls.cipher})` : 'an unencrypted session'}; role ${p.role}: ${caps.join(', ')}`,
     );
+    if (report.cis && !report.cis.forServer && t.serverVersion) {
+      lines.push(
+        paint(
+          'gray',
+          `CIS references follow ${report.cis.edition} (pgwarden knows no edition for PostgreSQL ${t.serverVersion.split(/[ .]/)[0]})`,
+        ),
+      );
+    }
   } else if (c.skipped) lines.push(paint('yellow', `not connected: ${c.skipped}`));
   else if (c.error) lines.push(paint('red', `✗ could not connect: [${c.error.code}] ${c.error.message}`));
 
