@@ -5,6 +5,7 @@
  * facts in one round trip, so a full audit stays fast.
  */
 import type { ResolvedConfig } from '../config/schema.js';
+import { CERTIFICATE_EXPIRY_DAYS } from '../tls/certificate-expiry.js';
 import type { Area, FindingObject } from './finding.js';
 import type { Capability, Privileges } from './privileges.js';
 import type { ServerVersionTable } from './server-versions.js';
@@ -55,7 +56,7 @@ export const DEFAULT_THRESHOLDS: AuditThresholds = Object.freeze({
   idleInTransactionSeconds: 300,
   longRunningSeconds: 300,
   connectionHeadroom: 0.8,
-  certificateExpiryDays: 30,
+  certificateExpiryDays: CERTIFICATE_EXPIRY_DAYS,
   passwordExpiryDays: 14,
   maxSuperusers: 1,
 });

@@ -3,6 +3,11 @@
  * live TCP sessions that are not encrypted.
  */
 import { analyzeCertificate, type CertificateFacts } from '../certificate.js';
+import {
+  CERTIFICATE_EXPIRY_SEVERITY,
+  certificateExpiry,
+  describeCertificateExpiry,
+} from '../../tls/certificate-expiry.js';
 import { cis, defineArea, fail, pass, pgDocs, skip, type EvalContext } from '../check.js';
 import { isOn, settingValue } from '../session.js';
 import { probeServerCertificate } from '../tls-probe.js';
@@ -214,18 +219,11 @@ export const tlsArea = defineArea<TlsFacts>({
         const cert = facts.certificate;
         if (!cert) return certOutcomeMissing(facts);
         const object = { type: 'certificate', name: cert.subject, value: `expires ${cert.validTo}` };
-        if (cert.daysLeft < 0)
-          return fail(`The certificate ${cert.subject} expired on ${cert.validTo}.`, [object], {
-            severity: 'critical',
-          });
-        if (cert.daysLeft < context.thresholds.certificateExpiryDays) {
-          return fail(`The certificate ${cert.subject} expires in ${cert.daysLeft} days (${cert.validTo}).`, [
-            object,
-          ]);
-        }
-        return pass(
-          `The certificate ${cert.subject} is valid until ${cert.validTo} (${cert.daysLeft} days; read from the ${cert.source}).`,
-        );
+        // The same verdict and words as doctor and alerts (src/tls/certificate-expiry.ts).
+        const expiry = certificateExpiry(cert.validTo, context.now, context.thresholds.certificateExpiryDays);
+        const said = `The certificate ${cert.subject} ${describeCertificateExpiry(expiry)}`;
+        if (expiry.level === 'valid') return pass(`${said}; read from the ${cert.source}.`);
+        return fail(`${said}.`, [object], { severity: CERTIFICATE_EXPIRY_SEVERITY[expiry.level] });
       },
     },
     {
