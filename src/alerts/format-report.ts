@@ -1,9 +1,56 @@
 /** The text form of an alerts report, for people and cron mails. */
 import type { AlertsReport } from './check.js';
-import type { RuleStatus } from './rule-result.js';
+import { formatDuration } from '../monitor/duration.js';
+import type { RuleResult, RuleStatus } from './rule-result.js';
 import type { WebhookResult } from './webhook.js';
 
 const MARK: Record<RuleStatus, string> = { fired: '✗ FIRED  ', ok: '✓ ok     ', skipped: '- skipped' };
+
+/** Sessions listed under slow-queries; the JSON report has them all. */
+const MAX_SESSIONS = 10;
+
+/**
+ * Text from the server (query text, role names) reaches a terminal or a cron
+ * mail: control characters would move the cursor or rewrite earlier lines,
+ * so they are shown as escapes, and a multi-line query becomes one line.
+ */
+function printable(text: string): string {
+  return (
+    text
+      .replace(/\s*[\r\n]+\s*/g, ' ')
+      // eslint-disable-next-line no-control-regex -- finding control characters is the point
+      .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  );
+}
+
+interface SlowQuery {
+  pid: number;
+  user: string | null;
+  database: string | null;
+  seconds: number;
+  waitEvent: string | null;
+  query: string | null;
+}
+
+/** The offending sessions of a fired slow-queries rule, one line each (docs/alerts.md promises them). */
+function sessionLines(rule: RuleResult): string[] {
+  if (rule.rule !== 'slow-queries' || rule.status !== 'fired') return [];
+  const queries = (rule.details?.queries ?? []) as readonly SlowQuery[];
+  const lines = queries
+    .slice(0, MAX_SESSIONS)
+    .map((q) =>
+      [
+        `pid ${q.pid}`,
+        printable(`${q.user ?? '?'}@${q.database ?? '?'}`),
+        formatDuration(Math.round(q.seconds * 1000)),
+        ...(q.waitEvent ? [printable(`waiting on ${q.waitEvent}`)] : []),
+        printable(q.query ?? '(query text not visible)'),
+      ].join('  '),
+    );
+  if (queries.length > MAX_SESSIONS)
+    lines.push(`… and ${queries.length - MAX_SESSIONS} more (--json lists all)`);
+  return lines;
+}
 
 export function formatAlertsReport(report: AlertsReport, webhook?: WebhookResult): string {
   const lines = [
@@ -17,6 +64,7 @@ export function formatAlertsReport(report: AlertsReport, webhook?: WebhookResult
     lines.push(
       `${MARK[rule.status]}  ${rule.rule.padEnd(width)}  ${severity}${text.replace(/^skipped: /, '')}`,
     );
+    for (const session of sessionLines(rule)) lines.push(`${' '.repeat(width + 13)}${session}`);
     for (const note of rule.notes ?? []) lines.push(`${' '.repeat(width + 13)}note: ${note}`);
   }
   const facts: string[] = [];
