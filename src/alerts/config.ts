@@ -32,6 +32,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../monitor/duration.js';
+import { CERTIFICATE_EXPIRY_DAYS } from '../tls/certificate-expiry.js';
 import { AlertsError } from './alerts-error.js';
 import { LOG_FORMATS, type LogFormat } from './log/log-entry.js';
 import { DEFAULT_MAX_LOG_BYTES } from './log/read-log.js';
@@ -133,7 +134,7 @@ export const DEFAULT_ALERTS_CONFIG: AlertsConfig = {
     'auth-failures': { enabled: true, severity: 'critical', threshold: 5, windowMs: 300_000 },
     'unencrypted-connections': { enabled: true, severity: 'critical', threshold: 1, windowMs: 300_000 },
     'slow-queries': { enabled: true, severity: 'warning', thresholdMs: 5_000 },
-    'server-certificate': { enabled: true, severity: 'warning', days: 30 },
+    'server-certificate': { enabled: true, severity: 'warning', days: CERTIFICATE_EXPIRY_DAYS },
     'credentials-expiry': { enabled: true, severity: 'warning', days: 14 },
     'backup-age': { enabled: true, severity: 'critical', maxAgeMs: 26 * 3_600_000 },
     'pool-usage': { enabled: true },

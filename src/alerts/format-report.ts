@@ -3,12 +3,45 @@
  * summaries quote the server (role names, query text, log lines): control
  * characters are escaped first.
  */
-import { terminalSafe } from '../text/terminal-text.js';
+import { terminalLine, terminalSafe } from '../text/terminal-text.js';
 import type { AlertsReport } from './check.js';
-import type { RuleStatus } from './rule-result.js';
+import { formatDuration } from '../monitor/duration.js';
+import type { RuleResult, RuleStatus } from './rule-result.js';
 import type { WebhookResult } from './webhook.js';
 
 const MARK: Record<RuleStatus, string> = { fired: '✗ FIRED  ', ok: '✓ ok     ', skipped: '- skipped' };
+
+/** Sessions listed under slow-queries; the JSON report has them all. */
+const MAX_SESSIONS = 10;
+
+interface SlowQuery {
+  pid: number;
+  user: string | null;
+  database: string | null;
+  seconds: number;
+  waitEvent: string | null;
+  query: string | null;
+}
+
+/** The offending sessions of a fired slow-queries rule, one line each (docs/alerts.md promises them). */
+function sessionLines(rule: RuleResult): string[] {
+  if (rule.rule !== 'slow-queries' || rule.status !== 'fired') return [];
+  const queries = (rule.details?.queries ?? []) as readonly SlowQuery[];
+  const lines = queries
+    .slice(0, MAX_SESSIONS)
+    .map((q) =>
+      [
+        `pid ${q.pid}`,
+        terminalLine(`${q.user ?? '?'}@${q.database ?? '?'}`),
+        formatDuration(Math.round(q.seconds * 1000)),
+        ...(q.waitEvent ? [terminalLine(`waiting on ${q.waitEvent}`)] : []),
+        terminalLine(q.query ?? '(query text not visible)'),
+      ].join('  '),
+    );
+  if (queries.length > MAX_SESSIONS)
+    lines.push(`… and ${queries.length - MAX_SESSIONS} more (--json lists all)`);
+  return lines;
+}
 
 export function formatAlertsReport(rawReport: AlertsReport, rawWebhook?: WebhookResult): string {
   const report = terminalSafe(rawReport);
@@ -24,6 +57,7 @@ export function formatAlertsReport(rawReport: AlertsReport, rawWebhook?: Webhook
     lines.push(
       `${MARK[rule.status]}  ${rule.rule.padEnd(width)}  ${severity}${text.replace(/^skipped: /, '')}`,
     );
+    for (const session of sessionLines(rule)) lines.push(`${' '.repeat(width + 13)}${session}`);
     for (const note of rule.notes ?? []) lines.push(`${' '.repeat(width + 13)}note: ${note}`);
   }
   const facts: string[] = [];

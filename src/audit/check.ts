@@ -5,6 +5,7 @@
  * facts in one round trip, so a full audit stays fast.
  */
 import type { ResolvedConfig } from '../config/schema.js';
+import { CERTIFICATE_EXPIRY_DAYS } from '../tls/certificate-expiry.js';
 import type { Area, FindingObject } from './finding.js';
 import type { Capability, Privileges } from './privileges.js';
 import type { ServerVersionTable } from './server-versions.js';
@@ -55,7 +56,7 @@ export const DEFAULT_THRESHOLDS: AuditThresholds = Object.freeze({
   idleInTransactionSeconds: 300,
   longRunningSeconds: 300,
   connectionHeadroom: 0.8,
-  certificateExpiryDays: 30,
+  certificateExpiryDays: CERTIFICATE_EXPIRY_DAYS,
   passwordExpiryDays: 14,
   maxSuperusers: 1,
 });
@@ -79,6 +80,16 @@ export interface CheckDefinition<F> {
   readonly rationale: string;
   /** The generic fix; an outcome may give a specific one. */
   readonly remediation: string;
+  /**
+   * The CIS PostgreSQL Benchmark recommendations that cover the check (see
+   * {@link cis}). Reports name them in the edition for the server's version.
+   * Empty or absent: no CIS recommendation covers it, and reports say it is
+   * pgwarden's own check (or name `origin`).
+   */
+  readonly cis?: readonly CisCitation[];
+  /** Where a check no CIS recommendation covers comes from, when not from pgwarden itself. */
+  readonly origin?: string;
+  /** Documentation: PostgreSQL manual pages, pgwarden's docs. */
   readonly references: readonly string[];
   /** Capabilities without which the check reports skip (with the GRANT). */
   readonly requires?: readonly Capability[];
@@ -101,7 +112,27 @@ export function defineArea<F>(area: AuditArea<F>): AuditArea<F> {
   return area;
 }
 
-/** CIS PostgreSQL 16 Benchmark section, as a reference string. */
-export const cis = (section: string, title: string): string =>
-  `CIS PostgreSQL 16 Benchmark v1.0.0 §${section} ${title}`;
+/** A CIS PostgreSQL Benchmark recommendation a check implements. */
+export interface CisCitation {
+  /** The recommendation's number in the current numbering (src/audit/cis-sections.ts), e.g. `6.8`. */
+  readonly section: string;
+  /**
+   * Words of its title that name the control, e.g. `TLS is enabled`: a test
+   * holds them against the title in every edition, so a wrong number fails.
+   */
+  readonly control: string;
+  /**
+   * The PostgreSQL majors whose edition the citation holds for, when not
+   * all: a recommendation that asks for more in one edition than the check
+   * verifies is not cited there.
+   */
+  readonly majors?: readonly number[];
+}
+
+/** Cites CIS recommendation `section`, whose title contains `control`. */
+export const cis = (
+  section: string,
+  control: string,
+  options: { majors?: readonly number[] } = {},
+): CisCitation => ({ section, control, ...options });
 export const pgDocs = (page: string): string => `https://www.postgresql.org/docs/current/${page}`;

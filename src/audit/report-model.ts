@@ -3,6 +3,7 @@
  * (docs/audit.md documents this schema; `schemaVersion` changes when a field
  * changes meaning).
  */
+import type { AreaCoverage, SkippedGrants } from './coverage.js';
 import type { Finding } from './finding.js';
 import type { Privileges } from './privileges.js';
 import { atOrAbove, SEVERITIES, type Severity } from './severity.js';
@@ -37,6 +38,11 @@ export interface AuditReport {
     readonly sslMode: string;
     readonly serverVersion: string | null;
   };
+  /**
+   * The CIS PostgreSQL Benchmark edition the references name: the one for
+   * the server's major version (`forServer`), else the newest pgwarden knows.
+   */
+  readonly cis: { readonly edition: string; readonly forServer: boolean };
   readonly connection: {
     readonly ok: boolean;
     /** Why the audit did not connect on purpose (production policy). */
@@ -51,6 +57,10 @@ export interface AuditReport {
   readonly privileges: Privileges | null;
   readonly failOn: Severity;
   readonly summary: AuditSummary;
+  /** Per area: counts and whether it was verified (an area with most checks skipped is not). */
+  readonly areas: readonly AreaCoverage[];
+  /** The grants that would run the checks skipped for lack of a privilege; null when none were. */
+  readonly skippedGrants: SkippedGrants | null;
   readonly findings: readonly Finding[];
   readonly suppressions: {
     readonly applied: number;

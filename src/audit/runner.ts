@@ -21,6 +21,9 @@ import { clientStream } from '../pool/warden-client.js';
 import { redact } from '../redact/redactor.js';
 import { tlsSessionInfo } from '../tls/session-info.js';
 import { applyBaseline, type Baseline } from './baseline.js';
+import { areaCoverage, skippedGrants } from './coverage.js';
+import { cisEditionFor, type CisEdition } from './cis-sections.js';
+import { checkReferences } from './references.js';
 import { AUDIT_AREAS } from './catalog.js';
 import {
   DEFAULT_THRESHOLDS,
@@ -145,13 +148,14 @@ function finding(
   check: CheckDefinition<unknown>,
   area: Area,
   outcome: CheckOutcome | { status: 'error'; detail: string },
+  edition: CisEdition,
 ): Finding {
   const base = {
     id: check.id,
     area,
     title: check.title,
     rationale: check.rationale,
-    references: check.references,
+    references: checkReferences(check, edition),
   };
   switch (outcome.status) {
     case 'fail':
@@ -269,6 +273,8 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
     versionTable: options.versionTable ?? SERVER_VERSIONS,
   };
 
+  // CIS references name the edition for this server's major version.
+  const cis = cisEditionFor(session ? Math.floor(session.serverVersionNum / 10_000) : undefined);
   let findings: Finding[] = [];
   try {
     for (const [index, area] of AUDIT_AREAS.entries()) {
@@ -286,7 +292,7 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
         const outcome = gatherError
           ? { status: 'error' as const, detail: gatherError }
           : evaluateCheck(check, area.needsConnection, facts, context, state);
-        findings.push(finding(check, area.area, outcome));
+        findings.push(finding(check, area.area, outcome, cis.edition));
       }
     }
   } finally {
@@ -306,6 +312,7 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
     generatedAt: now.toISOString(),
     durationMs: Math.round(performance.now() - started),
     target: describeTarget(config, session),
+    cis: { edition: cis.edition.name, forServer: cis.forServer },
     connection: {
       ok: state.kind === 'connected',
       ...(state.kind === 'skipped' ? { skipped: state.reason } : {}),
@@ -319,6 +326,8 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
     privileges: session?.privileges ?? null,
     failOn: options.failOn ?? 'high',
     summary: summarize(findings),
+    areas: areaCoverage(findings),
+    skippedGrants: skippedGrants(findings),
     findings,
     suppressions: { applied: suppressed.applied, expired: suppressed.expired, unused: suppressed.unused },
     baseline: { used: options.baseline !== undefined, known: findings.filter((f) => f.inBaseline).length },

@@ -10,6 +10,8 @@ import { PgwardenError } from '../errors.js';
 import { redact } from '../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { terminalText } from '../text/terminal-text.js';
+import { GROUPS, isGroup } from './groups.js';
+import { codedUsageError, defaultSubcommandTerm, teach } from './teach.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -18,7 +20,14 @@ function buildProgram(): Command {
     .description('Secure PostgreSQL connectivity and database security operations')
     .version(version)
     .exitOverride()
-    .showHelpAfterError();
+    .configureHelp({
+      // A group's own program lists its options: here it takes a command.
+      subcommandTerm: (command) =>
+        isGroup(command.name()) || command.commands.length > 0
+          ? `${command.name()} <command>`
+          : defaultSubcommandTerm(command),
+    })
+    .addHelpText('after', '\nEach command has its own options and examples: pgwarden <command> --help');
 
   program
     .command('doctor')
@@ -35,7 +44,7 @@ function buildProgram(): Command {
   program
     .command('demo')
     .description('Start a throwaway local cluster with TLS and show pgwarden at work')
-    .option('--keep', 'keep the cluster directory for inspection')
+    .option('--keep', 'leave the clusters running and keep their CA; print how to connect and stop them')
     .action(async (options) => {
       const { demoCommand } = await import('./commands/demo.js');
       process.exitCode = await demoCommand(options);
@@ -43,15 +52,10 @@ function buildProgram(): Command {
 
   // creds, roles and incident parse their own subcommands (src/cli/commands/<name>.ts),
   // so the whole tree loads only when the group is used.
-  for (const [name, description] of [
-    ['creds', 'Credentials in the OS keychain: add, list, show, test, check, rotate, generate, export'],
-    ['roles', 'Least-privilege roles from a YAML file: plan, apply'],
-    ['incident', 'Incident response: revoke a role, list sessions'],
-  ] as const) {
+  for (const name of ['creds', 'roles', 'incident'] as const) {
     program
       .command(name)
-      .description(description)
-      .usage('<command> [options]  (pgwarden ' + name + ' --help for the commands)')
+      .description(GROUPS[name])
       .argument('[args...]')
       .allowUnknownOption()
       .allowExcessArguments()
@@ -109,7 +113,7 @@ function buildProgram(): Command {
 
   program
     .command('alerts')
-    .description('Security alert rules for cron jobs and monitoring')
+    .description('Security alert rules for cron jobs and monitoring: check')
     .command('check')
     .description('Evaluate every alert rule once; exit 1 when an alert fires')
     .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
@@ -144,7 +148,7 @@ function buildProgram(): Command {
 
   program
     .command('backup')
-    .description('Encrypted, compressed, verified backups: create, list, verify, restore, cleanup, keygen')
+    .description(GROUPS.backup)
     // The subcommands and their flags live in commands/backup.ts, loaded only when used.
     .helpOption(false)
     .allowUnknownOption()
@@ -157,7 +161,7 @@ function buildProgram(): Command {
 
   // Further commands register here, one block each, loading their module lazily.
 
-  return program;
+  return teach(program);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -171,11 +175,13 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (error instanceof PgwardenError) {
+      const usage = error.pgwardenCode === 'PGW_CLI_USAGE' || error.pgwardenCode.startsWith('PGW_CONFIG');
       const shown =
         error.code === error.pgwardenCode ? error.code : `${error.pgwardenCode} (SQLSTATE ${error.code})`;
       // A message may quote the server (a role name, a server error): escaped like all server text.
-      process.stderr.write(`pgwarden: ${shown}: ${terminalText(error.message)}\n`);
-      const usage = error.pgwardenCode === 'PGW_CLI_USAGE' || error.pgwardenCode.startsWith('PGW_CONFIG');
+      process.stderr.write(
+        usage ? codedUsageError(error) : `pgwarden: ${shown}: ${terminalText(error.message)}\n`,
+      );
       return usage ? EXIT_USAGE : EXIT_FAILED;
     }
     process.stderr.write(`pgwarden: unexpected error: ${redact(String((error as Error)?.stack ?? error))}\n`);

@@ -1,10 +1,13 @@
 /**
  * `pgwarden demo`: a guided run on a throwaway local cluster with a fresh
  * PKI. It shows doctor passing over verify-full in production, then the
- * production policy refusing insecure variants, and cleans up after itself.
+ * production policy refusing insecure variants, then an audit before and
+ * after hardening a second cluster. Everything lives in one directory; by
+ * default only the two HTML reports are left there, with `keep` the clusters
+ * keep running and the CA and a password file stay, to connect to them.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDoctor, type DoctorReport } from '../doctor/doctor.js';
@@ -13,6 +16,7 @@ import { createPool, type CreatePoolOptions } from '../pool/pool.js';
 import { Secret } from '../redact/secret.js';
 import { createPki } from '../testing/pki.js';
 import { startCluster, type Cluster } from '../testing/cluster.js';
+import { keepCluster, writePgpass, type DemoLogin, type KeptCluster } from './kept-cluster.js';
 
 export interface DemoStep {
   readonly title: string;
@@ -22,7 +26,10 @@ export interface DemoStep {
 }
 
 export interface DemoOptions {
-  /** Keep the cluster directory for inspection. */
+  /**
+   * Leave both clusters running, with the CA and a password file
+   * (`DemoResult.kept`, `DemoResult.pgpass`), instead of removing them.
+   */
   keep?: boolean;
   /** Called as each step finishes, so a CLI can print progress. */
   onStep?: (step: DemoStep) => void;
@@ -32,6 +39,14 @@ export interface DemoResult {
   readonly ok: boolean;
   readonly steps: readonly DemoStep[];
   readonly binaries: string;
+  /** The directory of the demo's files (it stays: the reports are in it). */
+  readonly dir: string;
+  /** The HTML audit reports, before and after hardening. */
+  readonly reports: { readonly before: string; readonly after: string };
+  /** With `keep`: the clusters left running. */
+  readonly kept: readonly KeptCluster[];
+  /** With `keep`: the libpq password file (mode 0600) for the kept clusters' logins. */
+  readonly pgpass?: string;
 }
 
 /** A random password the policy accepts: 32 URL-safe characters. */
@@ -69,14 +84,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     steps.push(step);
     options.onStep?.(step);
   };
-  const pkiDir = mkdtempSync(join(tmpdir(), 'pgwarden-demo-pki-'));
+  const keep = options.keep ?? false;
+  const dir = mkdtempSync(join(tmpdir(), 'pgwarden-demo-'));
+  const pkiDir = join(dir, 'pki');
+  mkdirSync(pkiDir, { mode: 0o700 });
   let cluster: Cluster | undefined;
+  const kept: KeptCluster[] = [];
   try {
-    const pki = await createPki();
+    // A year of validity: doctor and audit would rightly mark a certificate expiring within 30 days.
+    const pki = await createPki({ validityDays: 365 });
     const files = pki.writeFiles(pkiDir);
     cluster = await startCluster({
       tls: { pki },
-      keep: options.keep ?? false,
       conf: { password_encryption: 'scram-sha-256', ssl_min_protocol_version: 'TLSv1.2' },
       hba: ['hostssl all all 127.0.0.1/32 scram-sha-256', 'hostssl all all ::1/128 scram-sha-256'],
     });
@@ -87,7 +106,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     record({
       title: 'Started a throwaway PostgreSQL cluster with a fresh PKI',
       ok: true,
-      detail: `PostgreSQL ${cluster.major} (${cluster.binaries.source} binaries) on 127.0.0.1:${cluster.port}, TLS only (hostssl + scram-sha-256); CA at ${files.caCertPath}`,
+      detail: `PostgreSQL ${cluster.major} (${cluster.binaries.source} binaries) on 127.0.0.1:${cluster.port} (PID ${cluster.pid}), database demo, TLS only (hostssl + scram-sha-256); CA at ${files.caCertPath}`,
     });
 
     const secure: CreatePoolOptions = {
@@ -137,14 +156,42 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       ),
     );
 
-    // ── pgwarden audit (issue 5): an insecure cluster audited, hardened, audited clean; HTML report kept ──
+    // ── pgwarden audit: an insecure cluster audited, hardened, audited again; both HTML reports kept ──
     const { runAuditDemo } = await import('../audit/demo-steps.js');
-    await runAuditDemo({ record, keep: options.keep ?? false });
+    const audit = await runAuditDemo({ record, keep, dir });
     // ── end of the audit steps ──
 
-    return { ok: steps.every((s) => s.ok), steps, binaries: `${cluster.binaries.source} ${cluster.binDir}` };
+    let pgpass: string | undefined;
+    if (keep) {
+      const login: DemoLogin = {
+        host: 'localhost',
+        port: cluster.port,
+        database: 'demo',
+        user: 'demo_app',
+        password,
+      };
+      if (audit.kept) kept.push(audit.kept);
+      kept.unshift(await keepCluster(cluster, 'the TLS cluster', login, files.caCertPath));
+      pgpass = join(dir, 'pgpass');
+      writePgpass(pgpass, [login, audit.login]);
+    }
+    return {
+      ok: steps.every((s) => s.ok),
+      steps,
+      binaries: `${cluster.binaries.source} ${cluster.binDir}`,
+      dir,
+      reports: audit.reports,
+      kept,
+      ...(pgpass ? { pgpass } : {}),
+    };
   } finally {
-    await cluster?.stop();
-    rmSync(pkiDir, { recursive: true, force: true });
+    if (kept.length === 0) {
+      await cluster?.stop();
+      rmSync(pkiDir, { recursive: true, force: true });
+      // Nothing worth keeping when the demo failed before writing a report.
+      if (readdirSync(dir).filter((f) => f.endsWith('.html')).length === 0) {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   }
 }

@@ -20,10 +20,16 @@ import {
   type WardenPool,
 } from '../pool/pool.js';
 import { clientStream } from '../pool/warden-client.js';
+import { certificateExpiry, type CertificateExpiry } from '../tls/certificate-expiry.js';
 import { tlsSessionInfo, type TlsSessionInfo } from '../tls/session-info.js';
 
 /** The options of the pool doctor judges: everything createPool takes. */
 export type DoctorOptions = CreatePoolOptions;
+
+/** The session's TLS, the server certificate judged as audit and alerts judge it. */
+export type DoctorTls = Omit<TlsSessionInfo, 'certificate'> & {
+  readonly certificate?: NonNullable<TlsSessionInfo['certificate']> & { readonly expiry: CertificateExpiry };
+};
 
 export interface ErrorSummary {
   readonly code: string;
@@ -48,12 +54,20 @@ export interface DoctorReport {
     readonly ok: boolean;
     readonly skipped?: string;
     readonly error?: ErrorSummary;
-    readonly tls?: TlsSessionInfo | null;
+    readonly tls?: DoctorTls | null;
     readonly authMechanism?: string | undefined;
     readonly serverVersion?: string | undefined;
     readonly role?: RoleFacts | undefined;
     readonly session?: Record<string, string>;
   };
+}
+
+function judgeCertificate(info: TlsSessionInfo | undefined): DoctorTls | null {
+  if (!info) return null;
+  const { certificate, ...session } = info;
+  return certificate
+    ? { ...session, certificate: { ...certificate, expiry: certificateExpiry(certificate.validTo) } }
+    : session;
 }
 
 function summarize(error: unknown): ErrorSummary {
@@ -144,7 +158,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorRepo
   try {
     const client = await pool.checkout({ retry: false });
     try {
-      const tls = tlsSessionInfo(clientStream(client)) ?? null;
+      const tls = judgeCertificate(tlsSessionInfo(clientStream(client)));
       const authMechanism = (client as unknown as { authMechanism?: string }).authMechanism;
       const session = (await client.query<Record<string, string>>(SESSION_SQL)).rows[0] ?? {};
       const role = (await client.query<RoleFacts>(ROLE_FACTS_SQL)).rows[0];

@@ -324,6 +324,25 @@ export class Cluster {
     return this.#stopping;
   }
 
+  /**
+   * Hands the running server and its directory over to the caller, who then
+   * stops it (SIGINT to the returned PID) and removes {@link Cluster.dir}:
+   * the exit hook leaves it alone and later stop() calls do nothing. Closes
+   * the harness's own connections. `pgwarden demo --keep` uses it.
+   *
+   * @returns the postmaster's PID.
+   */
+  async release(): Promise<number> {
+    const pid = this.#requireRunning('stop').pid;
+    const pool = this.#pool;
+    this.#pool = undefined;
+    if (pool)
+      await Promise.race([pool.end().catch(() => undefined), delay(5_000, undefined, { ref: false })]);
+    untrack(this.#tracked);
+    this.#stopping = Promise.resolve();
+    return pid;
+  }
+
   async #stop(options: StopOptions): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;

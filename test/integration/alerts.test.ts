@@ -13,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { runAlertsCheck, type AlertsReport } from '../../src/alerts/check.js';
 import { resolveAlertsConfig, type AlertsConfigLayer } from '../../src/alerts/config.js';
+import { formatAlertsReport } from '../../src/alerts/format-report.js';
 import type { RuleId, RuleResult } from '../../src/alerts/rule-result.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 import {
@@ -425,7 +426,9 @@ describe('database rules', () => {
     });
     await sleeper.connect();
     const pid = (await sleeper.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const sleeping = sleeper.query('SELECT pg_sleep(60)').catch(() => undefined);
+    // An escape sequence in the query text must not reach the terminal as one.
+    const text = 'SELECT /* \u001b[2J */ pg_sleep(60)';
+    const sleeping = sleeper.query(text).catch(() => undefined);
     try {
       const deadline = Date.now() + 20_000;
       while (
@@ -448,8 +451,18 @@ describe('database rules', () => {
       const queries = slow.details?.queries as { pid: number; query: string; user: string }[];
       assert.deepEqual(
         queries.filter((q) => q.pid === pid).map((q) => [q.user, q.query]),
-        [['app', 'SELECT pg_sleep(60)']],
+        [['app', text]],
       );
+      // The text report lists the offending sessions (docs/alerts.md), neutralised.
+      const lines = formatAlertsReport(report).split('\n');
+      const session = lines.find((l) => l.includes(`pid ${pid}  `));
+      assert.ok(session, lines.join('\n'));
+      assert.match(
+        session,
+        /^ +pid \d+ {2}app@postgres {2}\d[\d.]*m?s {2}.*SELECT \/\* \\x1b\[2J \*\/ pg_sleep\(60\)$/,
+      );
+      assert.ok(lines.indexOf(session) > lines.findIndex((l) => /FIRED +slow-queries/.test(l)));
+      assert.ok(!formatAlertsReport(report).includes('\u001b'), 'no raw escape character');
     } finally {
       await quiet.adminQuery('SELECT pg_cancel_backend($1)', [pid]);
       await sleeping;

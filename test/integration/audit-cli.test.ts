@@ -104,6 +104,22 @@ describe('exit codes and the JSON report', () => {
       report.summary.fail,
       report.findings.filter((f: { status: string }) => f.status === 'fail').length,
     );
+    // CIS references name the current edition for the server's major version.
+    const major = Number(/^(\d+)/.exec(report.target.serverVersion)![1]);
+    const edition = { 14: 'v1.2.0', 15: 'v1.2.0', 16: 'v1.1.0', 17: 'v1.0.0' }[major];
+    if (edition) {
+      assert.deepEqual(report.cis, {
+        edition: `CIS PostgreSQL ${major} Benchmark ${edition}`,
+        forServer: true,
+      });
+    }
+    const tls = report.findings.find((f: { id: string }) => f.id === 'tls.enabled');
+    assert.equal(
+      tls.references[0],
+      `${report.cis.edition} §6.8 Ensure TLS is enabled and configured correctly`,
+    );
+    const own = report.findings.find((f: { id: string }) => f.id === 'auth.timeout');
+    assert.match(own.references[0], /^pgwarden's own check/);
   });
 
   test('--fail-on lowers the bar: medium failures then exit 1; bad values are usage errors', () => {
@@ -128,7 +144,7 @@ describe('exit codes and the JSON report', () => {
     assert.ok(!stdout.includes('\u001b['), 'no ANSI escapes');
     assert.match(stdout, /^Summary: \d+ passed, \d+ failed/m);
     assert.match(stdout, /Client configuration/);
-    const headers = stdout.split('\n').filter((line) => /^[✗✓!] [A-Z]/.test(line));
+    const headers = stdout.split('\n').filter((line) => /^[✗✓!-] [A-Z]/.test(line));
     assert.equal(headers.length, 10, headers.join('|'));
     const lastFailing = headers.map((h) => h.startsWith('✗')).lastIndexOf(true);
     const firstPassing = headers.findIndex((h) => !h.startsWith('✗'));

@@ -330,7 +330,7 @@ describe('exit codes and refusals', () => {
   test('pgwarden --help lists the backup command; backup --help its subcommands', () => {
     assert.match(
       run(['--help']).stdout,
-      /backup \[args\.\.\.\]\s+Encrypted, compressed, verified backups: create, list,/,
+      /backup <command>\s+Encrypted, compressed, verified backups: create, list,/,
     );
     const help = run(['backup', '--help']);
     assert.equal(help.status, 0);

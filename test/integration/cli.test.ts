@@ -1,4 +1,4 @@
-// The CLI as a user runs it: doctor's JSON contract and exit codes, and the demo.
+// The CLI as a user runs it: doctor's JSON contract and exit codes (the demo: demo.test.ts).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -137,13 +137,4 @@ describe('pgwarden doctor', () => {
     assert.match(stdout, /✓ TLS TLSv1\.[23]/);
     assert.match(stdout, /✓ compliant/);
   });
-});
-
-test('pgwarden demo runs end to end and leaves no cluster behind', () => {
-  const { status, stdout } = run(['demo']);
-  assert.equal(status, 0, stdout);
-  assert.match(stdout, /demo complete/);
-  assert.match(stdout, /PGW_POLICY_TLS_DISABLED/);
-  const left = spawnSync('pgrep', ['-f', 'pgwarden-demo'], { encoding: 'utf8' });
-  assert.equal(left.stdout.trim(), '');
 });

@@ -3,6 +3,7 @@
  * the check's own connection (what clients actually get, not a file that
  * may not be the one served). Guidelines threshold: 30 days.
  */
+import { certificateExpiry, describeCertificateExpiry } from '../../tls/certificate-expiry.js';
 import type { TlsSessionInfo } from '../../tls/session-info.js';
 import type { AlertsConfig } from '../config.js';
 import { RULE_TITLES, skipped, type RuleResult } from '../rule-result.js';
@@ -53,18 +54,16 @@ export function serverCertificateRule(
   if (!cert) return skipped('server-certificate', base, 'the TLS session carries no server certificate');
   const daysLeft = (Date.parse(cert.validTo) - now) / DAY_MS;
   const observed = Math.floor(daysLeft * 10) / 10;
-  const fired = daysLeft <= rule.days;
+  // The same verdict and words as doctor and audit (src/tls/certificate-expiry.ts).
+  const expiry = certificateExpiry(cert.validTo, now, rule.days);
   return {
     rule: 'server-certificate',
     title: RULE_TITLES['server-certificate'],
-    status: fired ? 'fired' : 'ok',
+    status: expiry.level === 'valid' ? 'ok' : 'fired',
     ...base,
-    ...(daysLeft < 0 ? { severity: 'critical' as const } : {}),
+    ...(expiry.level === 'expired' ? { severity: 'critical' as const } : {}),
     observed,
-    summary:
-      daysLeft < 0
-        ? `The server certificate expired ${Math.abs(observed)} day(s) ago (${cert.validTo}).`
-        : `The server certificate expires in ${observed} day(s) (${cert.validTo}; threshold ${rule.days}).`,
+    summary: `The server certificate ${describeCertificateExpiry(expiry)}.`,
     details: {
       subject: cert.subject,
       issuer: cert.issuer,

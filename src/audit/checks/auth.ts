@@ -55,11 +55,14 @@ function ruleFailures(
 }
 
 const lines = (objects: FindingObject[]): string => objects.map((o) => `${o.name} "${o.value}"`).join('; ');
-const HBA = [
-  cis('5.1', 'Ensure login via "local" UNIX Domain Socket is configured correctly'),
-  cis('5.2', 'Ensure login via "host" TCP/IP Socket is configured correctly'),
-  pgDocs('auth-pg-hba-conf.html'),
+const HBA = [pgDocs('auth-pg-hba-conf.html')];
+/** Rules of any kind (local and host). */
+const LOCAL_AND_HOST = [
+  cis('5.3', 'login via "local" UNIX Domain Socket'),
+  cis('5.4', 'login via "host" TCP/IP'),
 ];
+/** Rules that only TCP connections match. */
+const HOST = [cis('5.4', 'login via "host" TCP/IP')];
 
 export const authArea = defineArea<AuthFacts>({
   area: 'auth',
@@ -93,6 +96,7 @@ export const authArea = defineArea<AuthFacts>({
         'trust lets anyone who can reach the server log in as any role the rule names, superusers included, with no password.',
       remediation:
         'Replace trust with scram-sha-256 (host rules) or peer (local rules). A local trust rule is accepted only with unix_socket_permissions = 0700.',
+      cis: LOCAL_AND_HOST,
       references: HBA,
       requires: ['hbaRules'],
       evaluate(facts) {
@@ -115,6 +119,7 @@ export const authArea = defineArea<AuthFacts>({
       title: 'No rule asks for a cleartext password',
       rationale: 'The password method sends the password unhashed; without TLS anyone on the path reads it.',
       remediation: 'Use scram-sha-256 instead of password.',
+      cis: LOCAL_AND_HOST,
       references: HBA,
       requires: ['hbaRules'],
       evaluate: (facts) =>
@@ -133,7 +138,8 @@ export const authArea = defineArea<AuthFacts>({
         'MD5 hashes are replayable password equivalents; scram-sha-256 is the secure method since PostgreSQL 10.',
       remediation:
         "Set password_encryption = 'scram-sha-256', reset the passwords, then change md5 to scram-sha-256 in pg_hba.conf.",
-      references: [...HBA, cis('5.9', "Ensure that 'password_encryption' is correctly set")],
+      cis: LOCAL_AND_HOST,
+      references: HBA,
       requires: ['hbaRules'],
       evaluate: (facts) =>
         ruleFailures(
@@ -150,6 +156,7 @@ export const authArea = defineArea<AuthFacts>({
       rationale:
         "ident over TCP trusts an identd answer from the client's own machine, which the client controls.",
       remediation: 'Use scram-sha-256 or cert for host rules; keep peer for local rules.',
+      cis: HOST,
       references: HBA,
       requires: ['hbaRules'],
       evaluate: (facts) =>
@@ -168,7 +175,8 @@ export const authArea = defineArea<AuthFacts>({
         'host and hostnossl rules accept unencrypted connections, so clients that fall back to plaintext are let in.',
       remediation:
         'Change host to hostssl, and add "hostnossl all all 0.0.0.0/0 reject" (and ::/0) at the top.',
-      references: [...HBA, cis('5.5', 'Ensure SSL is used for client connection')],
+      cis: HOST,
+      references: HBA,
       requires: ['hbaRules'],
       evaluate: (facts) =>
         ruleFailures(
@@ -186,7 +194,8 @@ export const authArea = defineArea<AuthFacts>({
         'A rule for all databases and all users lets any role reach any database, defeating per-application separation.',
       remediation:
         'Name the database and role (or +group) in each host rule, e.g. hostssl appdb app 10.0.0.0/24 scram-sha-256.',
-      references: [...HBA, cis('5.7', 'Ensure specific database and users are used')],
+      cis: HOST,
+      references: HBA,
       requires: ['hbaRules'],
       evaluate: (facts) =>
         ruleFailures(
@@ -207,7 +216,8 @@ export const authArea = defineArea<AuthFacts>({
       rationale:
         'A rule for 0.0.0.0/0 or a huge range lets the whole network (or the Internet) try to log in.',
       remediation: 'Limit each host rule to the addresses of the application servers (e.g. 10.0.1.0/24).',
-      references: [...HBA, cis('5.6', 'Ensure authorized IP address ranges are not too large')],
+      cis: HOST,
+      references: HBA,
       requires: ['hbaRules'],
       evaluate(facts) {
         const offending = (facts.rules ?? []).filter(
@@ -229,7 +239,8 @@ export const authArea = defineArea<AuthFacts>({
         'A superuser reachable over the network turns one stolen password into full control of the server and its host.',
       remediation:
         'Name application roles in host rules instead of all, and add "host all postgres 0.0.0.0/0 reject" before them; administer over the local socket.',
-      references: [...HBA, cis('5.8', 'Ensure superusers are not allowed to connect remotely')],
+      cis: HOST,
+      references: HBA,
       requires: ['hbaRules'],
       evaluate: (facts) =>
         ruleFailures(
@@ -267,6 +278,7 @@ export const authArea = defineArea<AuthFacts>({
       rationale:
         "listen_addresses = '*' exposes the server on every interface, including ones facing networks that should not reach it.",
       remediation: "listen_addresses = 'localhost,10.0.1.5'  # the addresses clients use; needs a restart",
+      cis: [cis('5.2', 'Bound to an IP Address')],
       references: [pgDocs('runtime-config-connection.html#GUC-LISTEN-ADDRESSES')],
       evaluate(facts) {
         const wildcard = (value: string | null | undefined): boolean =>
@@ -301,10 +313,7 @@ export const authArea = defineArea<AuthFacts>({
       rationale:
         'A long authentication_timeout lets unauthenticated clients hold connection slots, an easy denial of service.',
       remediation: "authentication_timeout = '30s'",
-      references: [
-        cis('5.4', 'Ensure authentication timeout and delay are well configured'),
-        pgDocs('runtime-config-connection.html#GUC-AUTHENTICATION-TIMEOUT'),
-      ],
+      references: [pgDocs('runtime-config-connection.html#GUC-AUTHENTICATION-TIMEOUT')],
       evaluate(facts) {
         const seconds = Number(facts.authenticationTimeout);
         if (!Number.isFinite(seconds)) return skip('authentication_timeout is not visible.');

@@ -44,7 +44,7 @@ const EXTENSIONS_SQL = `SELECT json_build_object(
         AND d.objid = p.oid AND d.deptype = 'e'))
 ) AS facts`;
 
-const FUNCTIONS = cis('4.3', 'Ensure excessive function privileges are revoked');
+const FUNCTIONS = [cis('4.5', 'excessive function privileges')];
 
 export const extensionsArea = defineArea<ExtensionsFacts>({
   area: 'extensions',
@@ -61,7 +61,7 @@ export const extensionsArea = defineArea<ExtensionsFacts>({
         'Untrusted languages (plpython3u, plperlu, …) run arbitrary code as the server OS user; one superuser mistake becomes host compromise.',
       remediation:
         'DROP EXTENSION plpython3u;  -- or DROP LANGUAGE for languages created without an extension',
-      references: [pgDocs('xplang.html'), cis('1.5', 'Ensure unused PostgreSQL extensions are removed')],
+      references: [pgDocs('xplang.html')],
       evaluate(facts) {
         if (facts.untrustedLanguages.length === 0)
           return pass(`No untrusted language in ${facts.database} besides internal and C.`);
@@ -127,7 +127,7 @@ export const extensionsArea = defineArea<ExtensionsFacts>({
         'dblink and postgres_fdw open connections from the server (SSRF, credential relay); file_fdw and adminpack touch server files.',
       remediation:
         'DROP EXTENSION name;  -- or restrict who may use it and suppress the finding with the reason',
-      references: [pgDocs('contrib.html'), cis('1.5', 'Ensure unused PostgreSQL extensions are removed')],
+      references: [pgDocs('contrib.html')],
       evaluate(facts) {
         const risky = facts.extensions.filter((e) => e.name in RISKY_EXTENSIONS);
         if (risky.length === 0)
@@ -150,7 +150,8 @@ export const extensionsArea = defineArea<ExtensionsFacts>({
       rationale:
         "Without SET search_path a caller can put a schema with look-alike functions or operators first and run code with the owner's rights.",
       remediation: 'ALTER FUNCTION schema.fn(args) SET search_path = pg_catalog, pg_temp;',
-      references: [FUNCTIONS, pgDocs('sql-createfunction.html#SQL-CREATEFUNCTION-SECURITY')],
+      cis: FUNCTIONS,
+      references: [pgDocs('sql-createfunction.html#SQL-CREATEFUNCTION-SECURITY')],
       evaluate(facts) {
         const bad = facts.definers.filter((f) => !f.searchPath);
         if (bad.length === 0)
@@ -175,7 +176,8 @@ export const extensionsArea = defineArea<ExtensionsFacts>({
       rationale: "Functions run with their owner's rights; by default every role may execute a new function.",
       remediation:
         'REVOKE EXECUTE ON FUNCTION schema.fn(args) FROM PUBLIC; GRANT EXECUTE ON FUNCTION schema.fn(args) TO the_role;',
-      references: [FUNCTIONS],
+      cis: FUNCTIONS,
+      references: [pgDocs('sql-createfunction.html#SQL-CREATEFUNCTION-SECURITY')],
       evaluate(facts) {
         const open = facts.definers.filter((f) => f.publicExecute);
         if (open.length === 0)

@@ -2,7 +2,7 @@
  * Logging: what the server records about connections, statements and
  * replication, and whether the log is captured and private.
  */
-import { cis, defineArea, fail, pass, pgDocs } from '../check.js';
+import { cis, defineArea, fail, pass, pgDocs, type CisCitation } from '../check.js';
 import { isOn, settingValue } from '../session.js';
 import { preloaded } from './passwords.js';
 
@@ -44,7 +44,7 @@ function onOff(
   severity: 'medium' | 'low',
   title: string,
   rationale: string,
-  reference: string,
+  citation: CisCitation,
 ) {
   return {
     id,
@@ -52,7 +52,8 @@ function onOff(
     title,
     rationale,
     remediation: `${name} = on`,
-    references: [reference, pgDocs('runtime-config-logging.html')],
+    cis: [citation],
+    references: [pgDocs('runtime-config-logging.html')],
     evaluate(facts: LoggingFacts) {
       const value = facts[name];
       return isOn(value) ? pass(`${name} = on.`) : fail(`${name} = ${value ?? '?'}.`, setting(name, value));
@@ -73,7 +74,7 @@ export const loggingArea = defineArea<LoggingFacts>({
       'medium',
       'Connections are logged',
       'Without connection records, who logged in from where cannot be reconstructed after an incident.',
-      cis('3.1.20', "Ensure 'log_connections' is enabled"),
+      cis('3.1.20', "'log_connections' is enabled"),
     ),
     onOff(
       'log.disconnections',
@@ -81,7 +82,7 @@ export const loggingArea = defineArea<LoggingFacts>({
       'low',
       'Disconnections are logged',
       'Session end and duration complete the connection record.',
-      cis('3.1.21', "Ensure 'log_disconnections' is enabled"),
+      cis('3.1.21', "'log_disconnections' is enabled"),
     ),
     {
       id: 'log.statement',
@@ -90,10 +91,8 @@ export const loggingArea = defineArea<LoggingFacts>({
       rationale:
         'log_statement = none leaves schema and privilege changes (GRANT, ALTER ROLE, DROP) without a trace.',
       remediation: "log_statement = 'ddl'",
-      references: [
-        cis('3.1.25', "Ensure 'log_statement' is set correctly"),
-        pgDocs('runtime-config-logging.html#GUC-LOG-STATEMENT'),
-      ],
+      cis: [cis('3.1.25', "'log_statement' is set correctly")],
+      references: [pgDocs('runtime-config-logging.html#GUC-LOG-STATEMENT')],
       evaluate(facts) {
         const value = facts.log_statement ?? '?';
         return ['ddl', 'mod', 'all'].includes(value)
@@ -124,10 +123,8 @@ export const loggingArea = defineArea<LoggingFacts>({
       title: 'Log lines carry time, user, database, client and process',
       rationale: 'A log line that does not say who did what from where, and when, is not evidence.',
       remediation: "log_line_prefix = '%m [%p] %q%u@%d %r '",
-      references: [
-        cis('3.1.24', "Ensure 'log_line_prefix' is set correctly"),
-        pgDocs('runtime-config-logging.html#GUC-LOG-LINE-PREFIX'),
-      ],
+      cis: [cis('3.1.24', "'log_line_prefix' is set correctly")],
+      references: [pgDocs('runtime-config-logging.html#GUC-LOG-LINE-PREFIX')],
       evaluate(facts) {
         const prefix = facts.log_line_prefix ?? '';
         const missing = missingPrefixParts(prefix);
@@ -145,10 +142,8 @@ export const loggingArea = defineArea<LoggingFacts>({
       rationale:
         'Without the collector, stderr output may be lost or mixed with other output, and csvlog/jsonlog are unavailable.',
       remediation: 'logging_collector = on  # needs a restart; or log_destination = syslog',
-      references: [
-        cis('3.1.3', 'Ensure the logging collector is enabled'),
-        pgDocs('runtime-config-logging.html#GUC-LOGGING-COLLECTOR'),
-      ],
+      cis: [cis('3.1.3', 'logging collector is enabled')],
+      references: [pgDocs('runtime-config-logging.html#GUC-LOGGING-COLLECTOR')],
       evaluate(facts) {
         if (isOn(facts.logging_collector))
           return pass(`logging_collector = on (log_destination = ${facts.log_destination ?? '?'}).`);
@@ -167,10 +162,8 @@ export const loggingArea = defineArea<LoggingFacts>({
       rationale:
         'Logs contain statements, sometimes with data or passwords sent in the clear; other OS users must not read them.',
       remediation: 'log_file_mode = 0600',
-      references: [
-        cis('3.1.6', 'Ensure the log file permissions are set correctly'),
-        pgDocs('runtime-config-logging.html#GUC-LOG-FILE-MODE'),
-      ],
+      cis: [cis('3.1.6', 'log file permissions')],
+      references: [pgDocs('runtime-config-logging.html#GUC-LOG-FILE-MODE')],
       evaluate(facts) {
         const mode = parseInt(facts.log_file_mode ?? '', 8);
         if (Number.isFinite(mode) && (mode & 0o077) === 0)
@@ -189,10 +182,8 @@ export const loggingArea = defineArea<LoggingFacts>({
         'Statement logging records text, not what was touched; pgAudit records object-level reads and writes for audits.',
       remediation:
         "shared_preload_libraries = 'pgaudit'  # needs a restart; then CREATE EXTENSION pgaudit; pgaudit.log = 'ddl, role'",
-      references: [
-        cis('3.2', 'Ensure the PostgreSQL Audit Extension (pgAudit) is enabled'),
-        'https://github.com/pgaudit/pgaudit',
-      ],
+      cis: [cis('3.2', 'PostgreSQL Audit Extension (pgAudit) is enabled')],
+      references: ['https://github.com/pgaudit/pgaudit'],
       requires: ['readAllSettings'],
       evaluate(facts) {
         const value = facts.shared_preload_libraries ?? '';
@@ -209,7 +200,7 @@ export const loggingArea = defineArea<LoggingFacts>({
       'low',
       'Replication commands are logged',
       'Base backups and replication connections read everything; they belong in the log.',
-      cis('7.2', 'Ensure logging of replication commands is configured'),
+      cis('7.2', 'logging of replication commands'),
     ),
   ],
 });

@@ -52,10 +52,7 @@ export const passwordsArea = defineArea<PasswordsFacts>({
       title: 'New passwords are stored as SCRAM-SHA-256',
       rationale: 'MD5 hashes are password equivalents: whoever reads one can log in with it.',
       remediation: "password_encryption = 'scram-sha-256'  # then reset every md5 password",
-      references: [
-        cis('5.9', "Ensure that 'password_encryption' is correctly set"),
-        pgDocs('auth-password.html'),
-      ],
+      references: [pgDocs('auth-password.html')],
       evaluate(facts) {
         if (facts.encryption === 'scram-sha-256') return pass('password_encryption = scram-sha-256.');
         return fail(`password_encryption = ${facts.encryption ?? '?'}.`, [
@@ -70,10 +67,7 @@ export const passwordsArea = defineArea<PasswordsFacts>({
       rationale: 'An md5 hash in pg_authid is enough to log in (pass-the-hash); SCRAM verifiers are not.',
       remediation:
         "SET password_encryption = 'scram-sha-256'; then \\password role (or pgwarden creds rotate) for each role listed",
-      references: [
-        cis('5.9', "Ensure that 'password_encryption' is correctly set"),
-        pgDocs('auth-password.html'),
-      ],
+      references: [pgDocs('auth-password.html')],
       requires: ['authid'],
       evaluate(facts) {
         const md5 = (facts.kinds ?? []).filter((k) => k.kind === 'md5');
@@ -119,7 +113,8 @@ export const passwordsArea = defineArea<PasswordsFacts>({
       rationale:
         'Without passwordcheck or credcheck, ALTER ROLE ... PASSWORD accepts "postgres" (a module cannot judge pre-hashed passwords, so rotate with generated ones).',
       remediation: "shared_preload_libraries = 'passwordcheck'  # or credcheck; needs a restart",
-      references: [cis('5.3', 'Ensure Password Complexity is configured'), pgDocs('passwordcheck.html')],
+      cis: [cis('5.6', 'Password Complexity')],
+      references: [pgDocs('passwordcheck.html')],
       requires: ['readAllSettings'],
       evaluate(facts) {
         const loaded = COMPLEXITY_MODULES.filter((m) => preloaded(facts.preload, m));

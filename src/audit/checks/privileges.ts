@@ -84,8 +84,8 @@ const OBJTYPES: Record<string, string> = {
   T: 'TYPES',
   n: 'SCHEMAS',
 };
-const DML = cis('4.4', 'Ensure excessive DML privileges are revoked');
-const RLS = cis('4.5', 'Ensure Row Level Security (RLS) is configured correctly');
+const DML = [cis('4.6', 'excessive DML privileges')];
+const RLS = [cis('4.7', 'Row Level Security (RLS)')];
 
 export const privilegesArea = defineArea<PrivilegesFacts>({
   area: 'privileges',
@@ -101,10 +101,7 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
       rationale:
         "With CREATE on a schema in everyone's search_path, any role can plant functions or operators that shadow trusted ones (CVE-2018-1058).",
       remediation: 'REVOKE CREATE ON SCHEMA public FROM PUBLIC;',
-      references: [
-        cis('4.9', 'Ensure the public schema is protected'),
-        pgDocs('ddl-schemas.html#DDL-SCHEMAS-PATTERNS'),
-      ],
+      references: [pgDocs('ddl-schemas.html#DDL-SCHEMAS-PATTERNS')],
       evaluate(facts) {
         if (facts.schemaCreate.length === 0)
           return pass(`No schema of ${facts.database} grants CREATE to PUBLIC.`);
@@ -126,7 +123,8 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
       rationale:
         'By default every role may connect to every database; grant CONNECT to the roles that need each one.',
       remediation: 'REVOKE ALL ON DATABASE appdb FROM PUBLIC; GRANT CONNECT ON DATABASE appdb TO app;',
-      references: [DML, pgDocs('ddl-priv.html')],
+      cis: DML,
+      references: [pgDocs('ddl-priv.html')],
       evaluate(facts) {
         if (facts.databasePublic.length === 0)
           return pass('No connectable database grants anything to PUBLIC.');
@@ -148,7 +146,8 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
       rationale:
         'A grant to PUBLIC reaches every role, present and future, including ones created for other applications.',
       remediation: 'REVOKE ALL ON schema.table FROM PUBLIC;  -- grant the roles that need it instead',
-      references: [DML],
+      cis: DML,
+      references: [pgDocs('ddl-priv.html')],
       evaluate(facts) {
         if (facts.tablePublic.length === 0) return pass(`No relation in ${facts.database} grants to PUBLIC.`);
         return fail(
@@ -173,7 +172,8 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
       rationale:
         "A grant option lets its holder hand the privilege on to anyone, outside the owner's control.",
       remediation: 'REVOKE GRANT OPTION FOR SELECT ON schema.table FROM role;',
-      references: [DML],
+      cis: DML,
+      references: [pgDocs('ddl-priv.html')],
       evaluate(facts) {
         if (facts.grantOption.length === 0)
           return pass(`No relation in ${facts.database} has a grant option held by a non-owner.`);
@@ -201,7 +201,8 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
       title: 'Default privileges grant nothing to PUBLIC',
       rationale: 'ALTER DEFAULT PRIVILEGES ... TO PUBLIC silently exposes every future object.',
       remediation: 'ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA s REVOKE ALL ON TABLES FROM PUBLIC;',
-      references: [DML, pgDocs('sql-alterdefaultprivileges.html')],
+      cis: DML,
+      references: [pgDocs('sql-alterdefaultprivileges.html')],
       evaluate(facts) {
         if (facts.defaultAclPublic.length === 0)
           return pass(`No default privilege in ${facts.database} grants to PUBLIC.`);
@@ -251,7 +252,8 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
       rationale:
         'Policies on a table without ENABLE ROW LEVEL SECURITY are ignored: every row is visible to whoever has SELECT.',
       remediation: 'ALTER TABLE schema.table ENABLE ROW LEVEL SECURITY;',
-      references: [RLS, pgDocs('ddl-rowsecurity.html')],
+      cis: RLS,
+      references: [pgDocs('ddl-rowsecurity.html')],
       evaluate(facts) {
         if (facts.rlsPolicyDisabled.length === 0)
           return pass(`Every table with a policy in ${facts.database} has RLS enabled.`);
@@ -278,7 +280,8 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
         'RLS without a policy denies every row to everyone but the owner; usually a policy was forgotten.',
       remediation:
         "CREATE POLICY tenant_isolation ON schema.table USING (tenant_id = current_setting('app.tenant')::int);",
-      references: [RLS],
+      cis: RLS,
+      references: [pgDocs('ddl-rowsecurity.html')],
       evaluate(facts) {
         if (facts.rlsNoPolicy.length === 0)
           return pass(`Every RLS table in ${facts.database} has at least one policy.`);
@@ -299,7 +302,8 @@ export const privilegesArea = defineArea<PrivilegesFacts>({
       rationale:
         "A view runs with its owner's rights: owned by a superuser or BYPASSRLS role, or over an RLS table, it shows every row to every reader.",
       remediation: 'ALTER VIEW schema.view SET (security_invoker = true);  -- PostgreSQL 15+',
-      references: [RLS, pgDocs('sql-createview.html')],
+      cis: RLS,
+      references: [pgDocs('sql-createview.html')],
       evaluate(facts) {
         if (facts.definerViews.length === 0)
           return pass(`No view in ${facts.database} reads around RLS with its owner's rights.`);

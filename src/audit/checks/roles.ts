@@ -85,7 +85,7 @@ function attributes(role: RoleRow): string[] {
   ].filter((a): a is string => typeof a === 'string');
 }
 
-const ADMIN = cis('4.2', 'Ensure excessive administrative privileges are revoked');
+const ADMIN = [cis('4.3', 'excessive administrative privileges')];
 
 export const rolesArea = defineArea<RolesFacts>({
   area: 'roles',
@@ -103,7 +103,8 @@ export const rolesArea = defineArea<RolesFacts>({
         'A superuser bypasses every permission and RLS policy and can run programs on the server: one SQL injection owns the host.',
       remediation:
         'ALTER ROLE app NOSUPERUSER;  -- after granting it the privileges it needs (pgwarden roles apply)',
-      references: [ADMIN, pgDocs('role-attributes.html')],
+      cis: ADMIN,
+      references: [pgDocs('role-attributes.html')],
       evaluate(facts) {
         const me = facts.roles.find((r) => r.name === facts.current);
         if (!me) return skip(`Role ${facts.current} is not in pg_roles.`);
@@ -124,7 +125,8 @@ export const rolesArea = defineArea<RolesFacts>({
       rationale:
         'CREATEROLE, CREATEDB, BYPASSRLS and REPLICATION let a compromised application create roles, databases, read around RLS or stream the whole cluster.',
       remediation: 'ALTER ROLE app NOCREATEROLE NOCREATEDB NOBYPASSRLS NOREPLICATION;',
-      references: [ADMIN, pgDocs('role-attributes.html')],
+      cis: ADMIN,
+      references: [pgDocs('role-attributes.html')],
       evaluate(facts) {
         const me = facts.roles.find((r) => r.name === facts.current);
         if (!me) return skip(`Role ${facts.current} is not in pg_roles.`);
@@ -148,7 +150,8 @@ export const rolesArea = defineArea<RolesFacts>({
         'An owner can ALTER or DROP its objects, disable their RLS and grant them away; the application needs only DML privileges.',
       remediation:
         'ALTER TABLE ... OWNER TO app_owner;  -- a NOLOGIN owner role; grant the application only what it uses',
-      references: [cis('4.4', 'Ensure excessive DML privileges are revoked'), pgDocs('ddl-priv.html')],
+      cis: [cis('4.6', 'excessive DML privileges')],
+      references: [pgDocs('ddl-priv.html')],
       evaluate(facts) {
         if (facts.owned.length === 0)
           return pass(`${facts.current} owns no schema, relation, function or database here.`);
@@ -171,7 +174,8 @@ export const rolesArea = defineArea<RolesFacts>({
       rationale:
         'Every superuser is a full-control credential; administrators should use their own non-superuser roles and escalate rarely.',
       remediation: 'ALTER ROLE name NOSUPERUSER;  -- for every superuser but the bootstrap one',
-      references: [ADMIN],
+      cis: ADMIN,
+      references: [pgDocs('role-attributes.html')],
       evaluate(facts, context) {
         const supers = facts.roles.filter((r) => r.superuser);
         if (supers.length <= context.thresholds.maxSuperusers)
@@ -189,10 +193,8 @@ export const rolesArea = defineArea<RolesFacts>({
       rationale:
         'BYPASSRLS ignores every RLS policy; it belongs only to backup or maintenance roles, if anywhere.',
       remediation: 'ALTER ROLE name NOBYPASSRLS;',
-      references: [
-        cis('4.5', 'Ensure Row Level Security (RLS) is configured correctly'),
-        pgDocs('ddl-rowsecurity.html'),
-      ],
+      cis: [cis('4.7', 'Row Level Security (RLS)')],
+      references: [pgDocs('ddl-rowsecurity.html')],
       evaluate(facts) {
         const roles = facts.roles.filter((r) => !r.superuser && r.bypassrls);
         if (roles.length === 0) return pass('No non-superuser role has BYPASSRLS.');
@@ -213,9 +215,8 @@ export const rolesArea = defineArea<RolesFacts>({
         'A REPLICATION role can stream a base backup of every database; it must be a dedicated role used by standbys only.',
       remediation:
         'ALTER ROLE name NOREPLICATION;  -- or, for the dedicated standby role, suppress this finding with the reason',
-      references: [
-        cis('7.1', 'Ensure a replication-only user is created and used for streaming replication'),
-      ],
+      cis: [cis('7.1', 'replication-only user')],
+      references: [pgDocs('role-attributes.html')],
       evaluate(facts) {
         const roles = facts.roles.filter((r) => !r.superuser && r.replication);
         if (roles.length === 0) return pass('No non-superuser role has REPLICATION.');
@@ -234,7 +235,8 @@ export const rolesArea = defineArea<RolesFacts>({
       title: 'No role is a member of a superuser role',
       rationale: 'A member of a superuser role can SET ROLE to it and act as a superuser.',
       remediation: 'REVOKE superuser_role FROM member;',
-      references: [ADMIN],
+      cis: ADMIN,
+      references: [pgDocs('role-membership.html')],
       evaluate(facts) {
         if (facts.memberOfSuperuser.length === 0)
           return pass('No non-superuser role is a member of a superuser role.');
@@ -256,7 +258,8 @@ export const rolesArea = defineArea<RolesFacts>({
       rationale:
         'pg_execute_server_program and pg_read/write_server_files reach the server OS; pg_read/write_all_data bypass every table privilege.',
       remediation: 'REVOKE pg_execute_server_program FROM name;  -- and the others listed',
-      references: [cis('4.8', 'Make use of predefined roles'), pgDocs('predefined-roles.html')],
+      cis: [cis('4.9', 'predefined roles')],
+      references: [pgDocs('predefined-roles.html')],
       evaluate(facts) {
         if (facts.dangerous.length === 0)
           return pass(`No non-superuser role is a member of ${DANGEROUS_PREDEFINED.join(', ')}.`);
@@ -278,6 +281,7 @@ export const rolesArea = defineArea<RolesFacts>({
       rationale:
         'A role without a limit can exhaust max_connections (a leaking pool, a retry storm) and lock out every other application.',
       remediation: 'ALTER ROLE name CONNECTION LIMIT 50;  -- the pool size of every instance, plus headroom',
+      cis: [cis('5.5', 'per-account connection limits')],
       references: [pgDocs('sql-alterrole.html')],
       evaluate(facts) {
         const roles = facts.roles.filter((r) => r.login && !r.superuser && r.connlimit < 0);

@@ -78,10 +78,8 @@ export const serverArea = defineArea<ServerFacts>({
       rationale: 'End-of-life majors get no security fixes; every minor release fixes bugs and often CVEs.',
       remediation:
         'Upgrade to the latest minor release of the major (a package update and restart), or pg_upgrade to a supported major.',
-      references: [
-        cis('1.4', 'Ensure PostgreSQL versions are up-to-date'),
-        'https://www.postgresql.org/support/versioning/',
-      ],
+      cis: [cis('1.5', 'Latest Security Patches are Applied')],
+      references: ['https://www.postgresql.org/support/versioning/'],
       evaluate(facts, context) {
         const table = context.versionTable;
         const verdict = judgeServerVersion(facts.versionNum, table, context.now);
@@ -157,10 +155,8 @@ export const serverArea = defineArea<ServerFacts>({
         'Without WAL archiving there is no point-in-time recovery: after ransomware or a bad DELETE you lose everything since the last dump.',
       remediation:
         "archive_mode = on\narchive_command = 'pgbackrest --stanza=main archive-push %p'  # or your tool; needs a restart",
-      references: [
-        cis('7.4', 'Ensure WAL archiving is configured and functional'),
-        pgDocs('continuous-archiving.html'),
-      ],
+      cis: [cis('7.4', 'WAL archiving is configured and functional')],
+      references: [pgDocs('continuous-archiving.html')],
       evaluate(facts) {
         const mode = facts.archiveMode ?? '?';
         if (mode === 'off')
@@ -184,10 +180,8 @@ export const serverArea = defineArea<ServerFacts>({
         'A failing archiver means backups have a gap and WAL accumulates in pg_wal until the disk is full.',
       remediation:
         'Read the server log for "archive command failed", fix the archive destination, and watch pg_stat_archiver.',
-      references: [
-        cis('7.4', 'Ensure WAL archiving is configured and functional'),
-        pgDocs('monitoring-stats.html#MONITORING-PG-STAT-ARCHIVER-VIEW'),
-      ],
+      cis: [cis('7.4', 'WAL archiving is configured and functional')],
+      references: [pgDocs('monitoring-stats.html#MONITORING-PG-STAT-ARCHIVER-VIEW')],
       evaluate(facts) {
         if (facts.archiveMode === 'off') return skip('WAL archiving is off (see backup.archive-mode).');
         const a = facts.archiver;
@@ -250,10 +244,8 @@ export const serverArea = defineArea<ServerFacts>({
         'Replication streams every change of every database; without verify-full an attacker in the path reads or feeds it.',
       remediation:
         "primary_conninfo = 'host=primary.example user=replicator sslmode=verify-full sslrootcert=/etc/postgresql/root.crt'",
-      references: [
-        cis('7.5', 'Ensure streaming replication parameters are configured correctly'),
-        pgDocs('runtime-config-replication.html#GUC-PRIMARY-CONNINFO'),
-      ],
+      cis: [cis('7.5', 'streaming replication parameters')],
+      references: [pgDocs('runtime-config-replication.html#GUC-PRIMARY-CONNINFO')],
       requires: ['readAllSettings'],
       evaluate(facts) {
         const conninfo = facts.primaryConninfo ?? '';

@@ -5,6 +5,7 @@
  * too: everything is visible until a filter hides it.
  */
 import { redact } from '../../redact/redactor.js';
+import { areaCoverage, skippedGrantsHeading, type AreaCoverage } from '../coverage.js';
 import { AREA_TITLES, type Finding } from '../finding.js';
 import { blockingFindings, type AuditReport } from '../report-model.js';
 import { SEVERITIES, type Severity } from '../severity.js';
@@ -80,7 +81,7 @@ function card(f: Finding): string {
   return `<details class="finding ${status}" data-status="${status}" data-area="${f.area}" data-severity="${f.severity}" id="${h(f.id)}"${status === 'fail' || status === 'error' ? ' open' : ''}>
 <summary><span class="badge ${status}">${status}</span> <span class="sev sev-${f.severity}">${f.severity}</span> <code>${h(f.id)}</code> ${h(f.title)}</summary>
 <div class="body"><p class="detail">${h(f.detail)}</p>${note}${objects}
-${f.status === 'skip' && f.enable ? `<h4>To enable this check</h4><pre>${h(f.enable)}</pre>` : ''}
+${f.status === 'skip' && f.enable ? '<p class="note">The grant that runs this check is in <a href="#skipped-grants">To run the skipped checks</a>.</p>' : ''}
 <h4>Why it matters</h4><p>${h(f.rationale)}</p>
 <h4>Remediation</h4><pre class="remediation">${h(f.remediation)}</pre>
 <h4>References</h4><ul>${refs}</ul></div></details>`;
@@ -108,7 +109,7 @@ summary{cursor:pointer;padding:8px 12px} .body{padding:0 14px 12px}
 ${SEVERITIES.map((s) => `.sev-${s}{color:${COLORS[s]}}`).join('')}
 pre{background:#f3f4f6;border-radius:4px;padding:8px 10px;white-space:pre-wrap;word-break:break-word;font-size:.85rem}
 table.objects{border-collapse:collapse;font-size:.85rem;margin:6px 0} table.objects td,table.objects th{border:1px solid #e5e7eb;padding:3px 8px;text-align:left}
-.note{color:#4b5563;font-style:italic} .hidden{display:none} #shown{color:#4b5563}
+.note{color:#4b5563;font-style:italic} .muted{color:#6b7280;font-weight:400;font-size:.9rem} .unverified{color:#a16207} .hidden{display:none} #shown{color:#4b5563}
 ul{margin:4px 0;padding-left:20px;font-size:.9rem}
 `;
 
@@ -136,11 +137,34 @@ const SCRIPT = `
 })();
 `;
 
+/** An area's heading: failing count, or why it is not verified. */
+function areaHeading(area: AreaCoverage): string {
+  const skipped = `${area.skip} of ${area.checks} checks skipped`;
+  const note =
+    area.status === 'fail'
+      ? ` — ${area.fail} failing`
+      : area.status === 'not-verified'
+        ? ` — <span class="unverified">not verified: ${skipped}</span>`
+        : area.skip > 0
+          ? ` <span class="muted">(${skipped})</span>`
+          : '';
+  return `<h2>${h(area.title)}${note}</h2>`;
+}
+
+function grantsPanel(report: AuditReport): string {
+  const grants = report.skippedGrants;
+  if (!grants) return '';
+  return `<div class="panel" id="skipped-grants"><h4>${h(skippedGrantsHeading(grants))}</h4><pre>${h(grants.grants.join('\n'))}</pre>
+<p class="muted">${grants.checks.map((id) => `<a href="#${h(id)}"><code>${h(id)}</code></a>`).join(', ')}</p></div>`;
+}
+
 export function formatHtml(report: AuditReport): string {
   const t = report.target;
   const s = report.summary;
   const blocking = blockingFindings(report).length;
   const groups = groupByArea(report.findings);
+  const coverage = new Map(areaCoverage(report.findings).map((a) => [a.area, a]));
+  const unverified = [...coverage.values()].filter((a) => a.status === 'not-verified');
   const statusCounts: Record<string, number> = {
     fail: s.fail,
     error: s.error,
@@ -183,14 +207,16 @@ export function formatHtml(report: AuditReport): string {
 <span>errors</span><b data-count="error">${s.error}</b><span></span>
 <span>accepted</span><b data-count="accepted">${s.suppressed + s.baseline}</b><span>(suppressed or baseline)</span>
 </div>
-<p class="verdict ${blocking > 0 ? 'bad' : 'good'}">${blocking > 0 ? `${blocking} failing finding(s) at or above ${h(report.failOn)}` : `No failing finding at or above ${h(report.failOn)}`}</p></div>
+<p class="verdict ${blocking > 0 ? 'bad' : 'good'}">${blocking > 0 ? `${blocking} failing finding(s) at or above ${h(report.failOn)}` : `No failing finding at or above ${h(report.failOn)}`}</p>
+${unverified.length ? `<p class="verdict unverified" id="not-verified">Not verified (most checks skipped): ${unverified.map((a) => h(a.title)).join(', ')}</p>` : ''}</div>
+${grantsPanel(report)}
 ${expired}
 </div>
 <div class="filters"><b>Show:</b>
 ${filters}
 <label>Area <select id="area-filter"><option value="all">all areas</option>${groups.map((g) => `<option value="${g.area}">${h(AREA_TITLES[g.area])}</option>`).join('')}</select></label>
 <span id="shown"></span></div>
-${groups.map((g) => `<section class="area" data-area="${g.area}"><h2>${h(AREA_TITLES[g.area])}${g.failing ? ` — ${g.failing} failing` : ''}</h2>\n${g.findings.map(card).join('\n')}</section>`).join('\n')}
+${groups.map((g) => `<section class="area" data-area="${g.area}" data-coverage="${coverage.get(g.area)!.status}">${areaHeading(coverage.get(g.area)!)}\n${g.findings.map(card).join('\n')}</section>`).join('\n')}
 <script>${SCRIPT}</script>
 </body></html>
 `;

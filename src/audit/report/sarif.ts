@@ -8,6 +8,8 @@
  */
 import { redact } from '../../redact/redactor.js';
 import { CHECK_CATALOG } from '../catalog.js';
+import { CIS_EDITIONS, cisEditionFor } from '../cis-sections.js';
+import { checkReferences } from '../references.js';
 import type { Finding } from '../finding.js';
 import type { AuditReport } from '../report-model.js';
 import type { Severity } from '../severity.js';
@@ -45,6 +47,8 @@ function location(finding: Finding, target: string): Record<string, unknown> {
 export function formatSarif(report: AuditReport): string {
   const t = report.target;
   const target = `postgresql://${encodeURIComponent(t.host)}:${t.port}/${encodeURIComponent(t.database)}`;
+  const edition =
+    CIS_EDITIONS.find((e) => e.name === report.cis?.edition) ?? cisEditionFor(undefined).edition;
   const rules = CHECK_CATALOG.map((check) => ({
     id: check.id,
     name: check.id.replace(/[.-](\w)/g, (_m, c: string) => c.toUpperCase()),
@@ -61,7 +65,7 @@ export function formatSarif(report: AuditReport): string {
     properties: {
       tags: ['security', 'postgresql', check.area],
       'security-severity': SECURITY_SEVERITY[check.severity],
-      references: check.references,
+      references: checkReferences(check, edition),
     },
   }));
   const index = new Map(rules.map((r, i) => [r.id, i]));

@@ -3,6 +3,7 @@
  * first within each), a summary line last. ANSI colour only when asked
  * (the CLI asks when stdout is a TTY and NO_COLOR is unset).
  */
+import { areaCoverage, skippedGrantsHeading, type AreaCoverage } from '../coverage.js';
 import { AREA_TITLES, isActiveFailure, type Finding } from '../finding.js';
 import { blockingFindings, type AuditReport } from '../report-model.js';
 import { SEVERITIES } from '../severity.js';
@@ -46,6 +47,14 @@ export function formatText(raw: AuditReport, options: TextOptions = {}): string 
     lines.push(
       `connected over ${c.tls ? `${c.tls.protocol} (${c.tls.cipher})` : 'an unencrypted session'}; role ${p.role}: ${caps.join(', ')}`,
     );
+    if (report.cis && !report.cis.forServer && t.serverVersion) {
+      lines.push(
+        paint(
+          'gray',
+          `CIS references follow ${report.cis.edition} (pgwarden knows no edition for PostgreSQL ${t.serverVersion.split(/[ .]/)[0]})`,
+        ),
+      );
+    }
   } else if (c.skipped) lines.push(paint('yellow', `not connected: ${c.skipped}`));
   else if (c.error) lines.push(paint('red', `✗ could not connect: [${c.error.code}] ${c.error.message}`));
 
@@ -55,14 +64,19 @@ export function formatText(raw: AuditReport, options: TextOptions = {}): string 
     skip: paint('yellow', '-'),
     pass: paint('green', '✓'),
   };
+  const coverage = new Map(areaCoverage(report.findings).map((a) => [a.area, a]));
+  const areaMarks: Record<AreaCoverage['status'], string> = {
+    fail: marks.fail,
+    error: marks.error,
+    'not-verified': marks.skip,
+    pass: marks.pass,
+  };
   for (const group of groupByArea(report.findings)) {
-    const areaMark =
-      group.failing > 0
-        ? marks.fail
-        : group.findings.some((f) => f.status === 'error')
-          ? marks.error
-          : marks.pass;
-    lines.push('', paint('bold', `${areaMark} ${AREA_TITLES[group.area]}`));
+    const area = coverage.get(group.area)!;
+    lines.push(
+      '',
+      `${paint('bold', `${areaMarks[area.status]} ${AREA_TITLES[group.area]}`)}${areaNote(area, paint)}`,
+    );
     for (const f of group.findings) {
       if (f.status === 'pass') {
         if (showPasses) lines.push(`  ${marks.pass} ${f.id} ${paint('gray', f.detail)}`);
@@ -70,6 +84,15 @@ export function formatText(raw: AuditReport, options: TextOptions = {}): string 
       }
       lines.push(...describe(f, marks, paint));
     }
+  }
+
+  const grants = report.skippedGrants;
+  if (grants) {
+    lines.push(
+      '',
+      paint('bold', skippedGrantsHeading(grants)),
+      ...grants.grants.map((g) => `  ${paint('blue', g)}`),
+    );
   }
 
   const expired = report.suppressions.expired;
@@ -91,9 +114,11 @@ export function formatText(raw: AuditReport, options: TextOptions = {}): string 
   const s = report.summary;
   const bySeverity = SEVERITIES.filter((sev) => s.failing[sev] > 0).map((sev) => `${s.failing[sev]} ${sev}`);
   const blocking = blockingFindings(report).length;
+  const unverified = [...coverage.values()].filter((a) => a.status === 'not-verified').map((a) => a.title);
   const extras = [
     s.suppressed ? `${s.suppressed} suppressed` : '',
     s.baseline ? `${s.baseline} known from the baseline` : '',
+    unverified.length ? `not verified: ${unverified.join(', ')}` : '',
   ].filter(Boolean);
   lines.push(
     '',
@@ -107,6 +132,15 @@ export function formatText(raw: AuditReport, options: TextOptions = {}): string 
     ),
   );
   return `${lines.join('\n')}\n`;
+}
+
+/** After an area's title: why it is not verified, or how many of its checks were skipped. */
+function areaNote(area: AreaCoverage, paint: ReturnType<typeof painter>): string {
+  if (area.skip === 0) return '';
+  const skipped = `${area.skip} of ${area.checks} checks skipped`;
+  return area.status === 'not-verified'
+    ? ` — ${paint('yellow', `not verified: ${skipped}`)}`
+    : paint('gray', ` (${skipped})`);
 }
 
 function describe(
@@ -132,6 +166,6 @@ function describe(
     if (f.suppressedObjects?.length && !f.suppressed)
       out.push(paint('gray', `      ${f.suppressedObjects.length} object(s) suppressed`));
   }
-  if (f.status === 'skip' && f.enable) out.push(paint('blue', indent(`enable: ${f.enable}`, '      ')));
+  // The grants that would run skipped checks are listed once, after the areas.
   return out;
 }

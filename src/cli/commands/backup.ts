@@ -22,6 +22,7 @@ import type { BackupList } from '../../backup/list.js';
 import { PgwardenError } from '../../errors.js';
 import { terminalText } from '../../text/terminal-text.js';
 import { redact } from '../../redact/redactor.js';
+import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 
 interface KeyFlags {
@@ -517,7 +518,7 @@ export async function backupCommand(args: readonly string[]): Promise<number> {
   const json = args.includes('--json');
   const sub = args.find((arg) => !arg.startsWith('-')) ?? 'backup';
   try {
-    await program.parseAsync(['node', 'pgwarden-backup', ...args]);
+    await teach(program).parseAsync(['node', 'pgwarden-backup', ...args]);
     return code;
   } catch (error) {
     if (error instanceof CommanderError) {

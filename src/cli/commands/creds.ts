@@ -16,6 +16,7 @@ import { testCredentials } from '../../creds/test-credentials.js';
 import { CliUsageError } from '../../errors.js';
 import { Secret } from '../../redact/secret.js';
 import { redactValue } from '../../redact/redactor.js';
+import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { explicitFields, resolvedFields, type FieldFlags } from './creds-fields.js';
 import {
@@ -189,7 +190,7 @@ async function runCreds(args: string[], io: CommandIo): Promise<number> {
       set(await exportCommand(name, flags, io)),
     );
 
-  await program.parseAsync(args, { from: 'user' });
+  await teach(program).parseAsync(args, { from: 'user' });
   return exitCode;
 }
 

@@ -1,5 +1,6 @@
 import { runDoctor, type DoctorReport } from '../../doctor/doctor.js';
 import { redactValue } from '../../redact/redactor.js';
+import { CERTIFICATE_EXPIRY_SEVERITY, describeCertificateExpiry } from '../../tls/certificate-expiry.js';
 import { connectionOptions } from '../connection-flags.js';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 import { terminalSafe } from '../../text/terminal-text.js';
@@ -81,10 +82,13 @@ export function formatDoctor(raw: DoctorReport): string {
       lines.push(`  ${mark(true)} TLS ${conn.tls.protocol} ${conn.tls.cipher}`);
       if (conn.tls.certificate) {
         const cert = conn.tls.certificate;
+        const { expiry } = cert;
+        // Marked as audit marks tls.server-cert-expiry: ✗ [high] within the threshold, ✗ [critical] expired.
+        const mark = expiry.level === 'valid' ? '✓' : `✗ [${CERTIFICATE_EXPIRY_SEVERITY[expiry.level]}]`;
         lines.push(
           `    server certificate: ${cert.subject}`,
           `    issued by:          ${cert.issuer}`,
-          `    expires:            ${cert.validTo} (${cert.daysLeft} days)`,
+          `  ${mark} certificate ${describeCertificateExpiry(expiry)}`,
         );
       }
     } else lines.push(`  ${mark(false)} not encrypted`);

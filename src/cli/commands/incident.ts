@@ -7,6 +7,7 @@ import { IncidentError } from '../../incident/incident-error.js';
 import { parseDurationSeconds } from '../../incident/duration.js';
 import { revokeRole, type RevokeReport } from '../../incident/revoke.js';
 import { listSessions, type SessionsReport } from '../../incident/sessions.js';
+import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 import { openAdminPool, type AdminFlags } from './admin-pool.js';
 import type { CommandIo } from './creds.js';
@@ -61,7 +62,7 @@ export async function incidentCommand(args: string[], io: CommandIo = processIo(
     .action(async (flags: SessionsFlags) => {
       exitCode = await sessions(flags, io);
     });
-  await program.parseAsync(args, { from: 'user' });
+  await teach(program).parseAsync(args, { from: 'user' });
   return exitCode;
 }
 

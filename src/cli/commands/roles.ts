@@ -9,6 +9,7 @@ import { applyRoles } from '../../roles/apply.js';
 import { planRoles, type RolesPlan } from '../../roles/plan.js';
 import { parseRolesFile, type RolesFile } from '../../roles/roles-file.js';
 import { terminalLine, terminalSafe } from '../../text/terminal-text.js';
+import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { openAdminPool, type AdminFlags } from './admin-pool.js';
 import type { CommandIo } from './creds.js';
@@ -50,7 +51,7 @@ export async function rolesCommand(args: string[], io: CommandIo = processIo()):
       exitCode = await run(flags, 'apply', io);
     });
   try {
-    await program.parseAsync(args, { from: 'user' });
+    await teach(program).parseAsync(args, { from: 'user' });
   } catch (error) {
     if (
       error instanceof PgwardenError &&
