@@ -39,7 +39,7 @@ import { SERVER_VERSIONS, type ServerVersionTable } from './server-versions.js';
 import type { AuditSession, Setting } from './session.js';
 import type { Severity } from './severity.js';
 import { applySuppressions, type Suppression } from './suppressions.js';
-import { peerChain } from './tls-probe.js';
+import { peerChain } from './tls-peer-chain.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
