@@ -40,6 +40,7 @@ import type { AuditSession, Setting } from './session.js';
 import type { Severity } from './severity.js';
 import { applySuppressions, type Suppression } from './suppressions.js';
 import { peerChain } from './tls-peer-chain.js';
+import { probeServerTls, tlsProbeTarget } from './tls-probe.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -247,6 +248,9 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   const violations = evaluateConfigPolicy(config);
   const insecure = violations.filter((v) => TLS_RULES.has(v.code));
 
+  // The TLS probe sends no credential, so it starts at once and overlaps
+  // with the audit's own connection setup; the tls area awaits it.
+  const tlsProbe = probeServerTls(tlsProbeTarget(config));
   let state: ConnectionState;
   let pool: WardenPool | undefined;
   if (isProductionLike(config.environment) && insecure.length > 0) {
@@ -269,6 +273,7 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   const context: EvalContext = {
     config,
     env,
+    tlsProbe,
     session,
     privileges: session?.privileges,
     thresholds: { ...DEFAULT_THRESHOLDS, ...options.thresholds },

@@ -12,6 +12,7 @@
  * reset) stops new ones from starting, so an unresponsive server costs about
  * one timeout, not ten.
  */
+import type { ResolvedConfig } from '../config/schema.js';
 import { probeHandshake, type HandshakeResult, type HandshakeTarget } from './tls-handshake.js';
 import {
   CIPHER_CLASSES,
@@ -52,6 +53,17 @@ export interface TlsProbeReport {
 }
 
 export type TlsProbeOptions = HandshakeTarget;
+
+/** What the probe targets for a resolved config: the first host, its SNI name and negotiation. */
+export function tlsProbeTarget(config: ResolvedConfig): TlsProbeOptions {
+  return {
+    host: config.host,
+    port: config.port,
+    serverName: config.tls.serverName,
+    negotiation: config.tls.negotiation,
+    timeoutMs: config.pool.connectionTimeoutMs,
+  };
+}
 
 function verdictOf(result: HandshakeResult): ProbeVerdict {
   switch (result.outcome) {

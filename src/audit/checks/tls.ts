@@ -7,7 +7,7 @@
 import { analyzeCertificate, type CertificateFacts } from '../certificate.js';
 import { cis, defineArea, fail, pass, pgDocs, skip, type CheckOutcome, type EvalContext } from '../check.js';
 import { isOn, settingValue } from '../session.js';
-import { probeServerTls, type TlsProbeReport } from '../tls-probe.js';
+import { probeServerTls, tlsProbeTarget, type TlsProbeReport } from '../tls-probe.js';
 import { judgeCiphers, judgeMinProtocol, observedAt, type ObservedTls } from './tls-observed.js';
 
 export interface TlsFacts extends ObservedTls {
@@ -142,13 +142,7 @@ export const tlsArea = defineArea<TlsFacts>({
   needsConnection: false,
   async gather(context) {
     const { session, config } = context;
-    const probe = await probeServerTls({
-      host: config.host,
-      port: config.port,
-      serverName: config.tls.serverName,
-      negotiation: config.tls.negotiation,
-      timeoutMs: config.pool.connectionTimeoutMs,
-    });
+    const probe = await (context.tlsProbe ?? probeServerTls(tlsProbeTarget(config)));
     const certificate = readCertificate(context, probe);
     const canSeeSessions = session && (session.privileges.readAllStats || session.privileges.superuser);
     return {
