@@ -1,8 +1,9 @@
 // A full `pgwarden audit` of a local TLS cluster (every check, as a role with
 // pg_monitor and the pg_hba_file_rules grants) timed side by side with two
 // baselines: opening one verify-full connection through createPool and running
-// SELECT 1, and `psql -c 'SELECT 1'` (when psql is installed). Rounds
-// alternate the order; medians and ratios are printed.
+// SELECT 1, and `psql -c 'SELECT 1'` (when psql is installed); and the audit's
+// TLS probe alone (every handshake it makes), which is part of the audit.
+// Rounds alternate the order; medians and ratios are printed.
 // Run: node --import tsx bench/audit.ts
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAudit, type AuditOptions } from '../src/audit/runner.js';
 import { createPool } from '../src/index.js';
+import { maxProbeConnections } from '../src/audit/tls-offers.js';
+import { probeServerTls } from '../src/audit/tls-probe.js';
 import { createPki, hasTool, startCluster } from '../src/testing/index.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -59,6 +62,15 @@ try {
       const pool = await createPool({ ...options, max: 1, checkRole: false });
       await pool.query('SELECT 1');
       await pool.close();
+    },
+    [`TLS probe alone (${maxProbeConnections()} handshakes)`]: async () => {
+      const probe = await probeServerTls({
+        host: 'localhost',
+        port: cluster.port,
+        serverName: 'localhost',
+        timeoutMs: 10_000,
+      });
+      if (probe.status !== 'probed') throw new Error(`probe: ${probe.status} ${probe.reason ?? ''}`);
     },
     ...(psql
       ? {

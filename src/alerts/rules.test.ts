@@ -84,3 +84,26 @@ test('log_connections off: a log without sessions cannot vouch for TLS', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the audit's TLS probe is neither a failed login nor an unencrypted attempt (fixtures/probe)", async () => {
+  for (const file of ['stderr.log', 'csvlog.csv', 'jsonlog.jsonl']) {
+    const { auth, plain } = await logRules({
+      log: {
+        files: [join(FIXTURES, 'probe', file)],
+        windowEnd: 'newest-line',
+        ...(file === 'stderr.log' ? { linePrefix: '%m [%p] %q%u@%d ' } : {}),
+      },
+    });
+    // Only the real ones: one wrong password, one session without TLS.
+    assert.deepEqual([auth.status, auth.observed], ['ok', 1], file);
+    assert.deepEqual([plain.status, plain.observed], ['fired', 1], file);
+    for (const result of [auth, plain]) {
+      assert.ok(
+        result.notes?.includes(
+          "8 TCP connection(s) ended before any login (5 with a TLS handshake the server refused): TLS probes such as pgwarden audit's, health checks or port scans; not counted.",
+        ),
+        `${file} ${result.rule}: ${JSON.stringify(result.notes)}`,
+      );
+    }
+  }
+});

@@ -11,6 +11,7 @@ import type { Capability, Privileges } from './privileges.js';
 import type { ServerVersionTable } from './server-versions.js';
 import type { Severity } from './severity.js';
 import type { AuditSession } from './session.js';
+import type { TlsProbeReport } from './tls-probe.js';
 
 export type CheckOutcome =
   | { readonly status: 'pass'; readonly detail: string }
@@ -71,6 +72,8 @@ export interface EvalContext {
   readonly thresholds: AuditThresholds;
   readonly now: Date;
   readonly versionTable: ServerVersionTable;
+  /** The TLS probe, started by the runner alongside the session; the tls area probes itself when absent. */
+  readonly tlsProbe?: Promise<TlsProbeReport>;
 }
 
 export interface CheckDefinition<F> {

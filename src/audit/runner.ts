@@ -45,7 +45,8 @@ import { SERVER_VERSIONS, type ServerVersionTable } from './server-versions.js';
 import type { AuditSession, Setting } from './session.js';
 import type { Severity } from './severity.js';
 import { applySuppressions, type Suppression } from './suppressions.js';
-import { peerChain } from './tls-probe.js';
+import { peerChain } from './tls-peer-chain.js';
+import { probeServerTls, tlsProbeTarget } from './tls-probe.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -246,6 +247,9 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   const resolution = await resolveWithSecrets(connection, logger);
   const { config } = resolution;
 
+  // The TLS probe sends no credential, so it starts at once and overlaps
+  // with the audit's own connection setup; the tls area awaits it.
+  const tlsProbe = probeServerTls(tlsProbeTarget(config));
   let state: ConnectionState;
   let pool: WardenPool | undefined;
   try {
@@ -266,6 +270,7 @@ export async function runAudit(options: AuditOptions = {}): Promise<AuditReport>
   const context: EvalContext = {
     config,
     env,
+    tlsProbe,
     session,
     privileges: session?.privileges,
     thresholds: { ...DEFAULT_THRESHOLDS, ...options.thresholds },

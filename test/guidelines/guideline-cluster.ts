@@ -87,7 +87,8 @@ export async function startGuidelineCluster(options: {
       conf: {
         password_encryption: 'scram-sha-256',
         ssl_min_protocol_version: 'TLSv1.2',
-        ssl_ciphers: 'HIGH:!aNULL:!MD5:!3DES:!RC4',
+        // AEAD suites with forward secrecy only (HIGH would leave CBC suites, which tls.ciphers reports).
+        ssl_ciphers: 'ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL',
         unix_socket_permissions: '0700',
         authentication_timeout: '30s',
         log_connections: true,

@@ -294,7 +294,14 @@ describe('takumi: least privilege, audit, backups, alerts', () => {
     await assertTeamAudit(TEAM, {
       env: deployedEnv('.env.example'),
       logger,
-      passing: ['log.connections', 'log.disconnections', 'log.statement', 'tls.enabled', 'tls.min-protocol'],
+      passing: [
+        'log.connections',
+        'log.disconnections',
+        'log.statement',
+        'tls.enabled',
+        'tls.min-protocol',
+        'tls.ciphers',
+      ],
       suppressionsRequired: false,
     });
     // The same through the CLI, as the team's CI runs it.

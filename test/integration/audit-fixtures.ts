@@ -104,7 +104,8 @@ export async function startFixtures(appPassword: string): Promise<Fixtures> {
       tls: { pki },
       conf: {
         ssl_min_protocol_version: 'TLSv1.2',
-        ssl_ciphers: 'HIGH:!aNULL:!MD5:!3DES:!RC4',
+        // AEAD suites with forward secrecy only: the probe finds HIGH's CBC suites (tls.ciphers, low).
+        ssl_ciphers: 'ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL',
         password_encryption: 'scram-sha-256',
         unix_socket_permissions: '0700',
         authentication_timeout: '30s',

@@ -28,9 +28,14 @@ function tally(events: readonly SecurityEvent[]) {
     authFailed: tcp.filter((e) => e.kind === 'auth-failed').map((e) => e.kind === 'auth-failed' && e.user),
     plainSessions: tcp.filter((e) => e.kind === 'connection-authorized' && !e.encrypted).length,
     tlsSessions: tcp.filter((e) => e.kind === 'connection-authorized' && e.encrypted).length,
-    plainRejected: tcp.filter((e) => e.kind === 'hba-rejected' && !e.encrypted).map((e) => e.user),
-    tlsRejected: tcp.filter((e) => e.kind === 'hba-rejected' && e.encrypted).map((e) => e.user),
+    plainRejected: tcp
+      .filter((e) => e.kind === 'hba-rejected' && !e.encrypted)
+      .map((e) => e.kind === 'hba-rejected' && e.user),
+    tlsRejected: tcp
+      .filter((e) => e.kind === 'hba-rejected' && e.encrypted)
+      .map((e) => e.kind === 'hba-rejected' && e.user),
     localSessions: events.filter((e) => e.kind === 'connection-authorized' && isLocal(e.host)).length,
+    preStartup: tcp.filter((e) => e.kind === 'pre-startup').length,
   };
 }
 
@@ -44,6 +49,8 @@ function assertCapture(parsed: ParsedLog): void {
     plainRejected: ['sslonly'],
     tlsRejected: ['other'],
     localSessions: 3,
+    // Every TCP connection of these captures reached a login outcome.
+    preStartup: 0,
   });
   assert.equal(unknownOrigin, 0);
   assert.ok(connectionLines >= 9);
@@ -184,5 +191,65 @@ describe('timestamps', () => {
     assert.deepEqual(parseLogTimestamp('2025-01-31 10:00:00.123 IST'), { ms: utc, zoneKnown: false });
     assert.deepEqual(parseLogTimestamp('2025-01-31 10:00:00'), { ms: utc - 123, zoneKnown: false });
     assert.equal(parseLogTimestamp('yesterday'), undefined);
+  });
+});
+
+describe("the audit's TLS probe in a real log (fixtures/probe)", () => {
+  const parsers: Record<string, () => ParsedLog> = {
+    stderr: () => parseStderrLog(fixture('probe', 'stderr.log'), { linePrefix: PREFIXES.debian }),
+    csvlog: () => parseCsvLog(fixture('probe', 'csvlog.csv')),
+    jsonlog: () => parseJsonLog(fixture('probe', 'jsonlog.jsonl')),
+  };
+  for (const [format, parse] of Object.entries(parsers)) {
+    test(`${format}: the 8 probe connections are pre-startup; the real failed login and plaintext session still count`, () => {
+      const parsed = parse();
+      assert.equal(parsed.unparsed, 0);
+      const { events } = securityEvents(parsed.entries);
+      const early = events.filter((e) => e.kind === 'pre-startup');
+      assert.equal(early.length, 8);
+      assert.ok(early.every((e) => e.host === '127.0.0.1'));
+      // Refused handshakes name the reason; accepted ones closed cleanly and left only "connection received".
+      assert.deepEqual(
+        early.map((e) => (e.kind === 'pre-startup' ? (e.tlsRefused ?? 'closed') : '')).sort(),
+        [
+          'closed',
+          'closed',
+          'closed',
+          'no shared cipher',
+          'no shared cipher',
+          'no shared cipher',
+          'unsupported protocol',
+          'unsupported protocol',
+        ],
+      );
+      assert.deepEqual(tally(events), {
+        authFailed: ['app'],
+        plainSessions: 1,
+        tlsSessions: 0,
+        plainRejected: [],
+        tlsRejected: [],
+        localSessions: 2,
+        preStartup: 8,
+      });
+    });
+  }
+
+  test('a reused pid ends the earlier connection; trailing ones count at the end', () => {
+    const line = (pid: number, message: string) => `2026-01-01 00:00:00.000 UTC [${pid}] LOG:  ${message}`;
+    const parsed = parseStderrLog(
+      [
+        line(10, 'connection received: host=10.0.0.1 port=1'),
+        line(10, 'connection received: host=10.0.0.2 port=2'),
+        line(10, 'connection authorized: user=app database=app'),
+        line(11, 'connection received: host=10.0.0.3 port=3'),
+        line(12, 'connection received: host=[local]'),
+      ].join('\n') + '\n',
+      { linePrefix: PREFIXES.default },
+    );
+    const early = securityEvents(parsed.entries).events.filter((e) => e.kind === 'pre-startup');
+    assert.deepEqual(
+      early.map((e) => e.host),
+      ['10.0.0.1', '10.0.0.3'],
+    );
   });
 });

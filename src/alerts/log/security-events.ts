@@ -13,6 +13,13 @@
  * - `FATAL:  no pg_hba.conf entry for host "…", user "…", database "…", no encryption`
  *   and `pg_hba.conf rejects connection for host …, no encryption`: an
  *   attempt without TLS that the server refused.
+ * - `LOG:  could not accept SSL connection: unsupported protocol` (or `no
+ *   shared cipher`, `EOF detected`…), and a TCP `connection received` with no
+ *   login outcome after it: a connection that ended before any login. That is
+ *   what a TLS probe leaves (pgwarden audit's: SSLRequest, one handshake,
+ *   close; PostgreSQL 15 logs nothing more for a clean close), and also
+ *   health checks and port scans. No rule counts these; they are reported
+ *   as `pre-startup` so the rules can say what they left out.
  */
 import type { LogEntry } from './log-entry.js';
 
@@ -33,6 +40,14 @@ export type SecurityEvent =
       readonly encrypted: boolean;
       readonly replication: boolean;
       readonly host: string | undefined;
+    }
+  | {
+      /** A TCP connection that ended before any login (see above). */
+      readonly kind: 'pre-startup';
+      readonly at: number | undefined;
+      readonly host: string | undefined;
+      /** Why the server refused the TLS handshake (`unsupported protocol`…); undefined when the client just closed. */
+      readonly tlsRefused: string | undefined;
     }
   | {
       readonly kind: 'hba-rejected';
@@ -60,6 +75,8 @@ const HBA =
 // The SSL part is appended after application_name, at the end of the message.
 const SSL_ENABLED = / SSL enabled \(protocol=[^,]*, cipher=[^,]*, bits=\d+\)(?: GSS \(.*\))?$/;
 const GSS_ENCRYPTED = / GSS \(authenticated=\w+, encrypted=yes/;
+const TLS_REFUSED = /^could not accept SSL connection: (.*)$/;
+const AUTHENTICATED = /^connection authenticated:/;
 
 /** Finds the security events in parsed entries, in order, with each session's origin resolved by pid. */
 export function securityEvents(entries: readonly LogEntry[]): SecurityEvents {
@@ -67,14 +84,43 @@ export function securityEvents(entries: readonly LogEntry[]): SecurityEvents {
   const events: SecurityEvent[] = [];
   let connectionLines = 0;
   let unknownOrigin = 0;
+  // TCP connections received whose backend has shown no login outcome yet.
+  const pending = new Map<number, { at: number | undefined; host: string }>();
+  const endedEarly = (at: number | undefined, host: string | undefined, tlsRefused?: string): void => {
+    events.push({ kind: 'pre-startup', at, host, tlsRefused });
+  };
   for (const entry of entries) {
     const at = entry.time?.ms;
     const { message } = entry;
+    const pid = entry.pid;
+    if (
+      pid !== undefined &&
+      pending.has(pid) &&
+      (['FATAL', 'ERROR', 'PANIC'].includes(entry.severity) ||
+        AUTHORIZED.test(message) ||
+        AUTHENTICATED.test(message))
+    ) {
+      pending.delete(pid);
+    }
     if (entry.severity === 'LOG') {
       const received = RECEIVED.exec(message);
       if (received) {
         connectionLines++;
-        if (entry.pid !== undefined) originByPid.set(entry.pid, received[1]!);
+        if (pid !== undefined) {
+          // A reused pid: the earlier connection ended without a login line.
+          const earlier = pending.get(pid);
+          if (earlier) endedEarly(earlier.at, earlier.host);
+          pending.delete(pid);
+          originByPid.set(pid, received[1]!);
+          if (!isLocal(received[1])) pending.set(pid, { at, host: received[1]! });
+        }
+        continue;
+      }
+      const refused = TLS_REFUSED.exec(message);
+      if (refused) {
+        const host = entry.remoteHost ?? (pid === undefined ? undefined : originByPid.get(pid));
+        if (pid !== undefined) pending.delete(pid);
+        endedEarly(at, host, refused[1]!);
         continue;
       }
       const authorized = AUTHORIZED.exec(message);
@@ -112,6 +158,7 @@ export function securityEvents(entries: readonly LogEntry[]): SecurityEvents {
       });
     }
   }
+  for (const connection of pending.values()) endedEarly(connection.at, connection.host);
   return { events, connectionLines, unknownOrigin };
 }
 

@@ -6,7 +6,7 @@
 import type { AlertsConfig } from '../config.js';
 import { describeCounts, inWindow, topCounts, type LogEvidence } from '../log-evidence.js';
 import { RULE_TITLES, type RuleResult } from '../rule-result.js';
-import { startLogRule } from './log-rule.js';
+import { preStartupNote, startLogRule } from './log-rule.js';
 
 export function authFailuresRule(
   config: AlertsConfig,
@@ -22,6 +22,8 @@ export function authFailuresRule(
   const fired = observed >= rule.threshold;
   const byUser = topCounts(failures.map((e) => (e.kind === 'auth-failed' ? e.user : undefined)));
   const byHost = topCounts(failures.map((e) => e.host));
+  const early = preStartupNote(start.evidence, window);
+  const notes = early ? [...window.notes, early] : window.notes;
   return {
     rule: 'auth-failures',
     title: RULE_TITLES['auth-failures'],
@@ -36,6 +38,6 @@ export function authFailuresRule(
       windowStart: new Date(window.start).toISOString(),
       windowEnd: new Date(window.end).toISOString(),
     },
-    ...(window.notes.length ? { notes: window.notes } : {}),
+    ...(notes.length ? { notes } : {}),
   };
 }

@@ -4,7 +4,7 @@
  * (disabled, no log given, nothing parsed).
  */
 import type { AlertsConfig } from '../config.js';
-import { logWindow, type LogEvidence } from '../log-evidence.js';
+import { inWindow, logWindow, type LogEvidence, type LogWindow } from '../log-evidence.js';
 import { skipped, type RuleResult } from '../rule-result.js';
 
 /** The reason every rule gives when its configuration turns it off. */
@@ -58,4 +58,17 @@ export function startLogRule(
   if ('skip' in evidence) return skip(evidence.skip);
   if (evidence.entries === 0) return skip(NOTHING_PARSED(evidence));
   return { evidence, window, base };
+}
+
+/**
+ * What neither log rule counts, said once: TCP connections that ended before
+ * any login (a TLS probe such as pgwarden audit's, a health check, a port
+ * scan). They tried no password and sent no query, so they are neither
+ * failed logins nor unencrypted sessions.
+ */
+export function preStartupNote(evidence: LogEvidence, window: LogWindow): string | undefined {
+  const early = inWindow(evidence.events, window).filter((e) => e.kind === 'pre-startup');
+  if (early.length === 0) return undefined;
+  const refused = early.filter((e) => e.kind === 'pre-startup' && e.tlsRefused !== undefined).length;
+  return `${early.length} TCP connection(s) ended before any login (${refused} with a TLS handshake the server refused): TLS probes such as pgwarden audit's, health checks or port scans; not counted.`;
 }

@@ -13,7 +13,7 @@ import type { AlertsConfig } from '../config.js';
 import { describeCounts, inWindow, topCounts, type LogEvidence } from '../log-evidence.js';
 import { isLocal } from '../log/security-events.js';
 import { RULE_TITLES, skipped, type RuleResult } from '../rule-result.js';
-import { startLogRule } from './log-rule.js';
+import { preStartupNote, startLogRule } from './log-rule.js';
 
 export interface ServerLogSettings {
   /** The server's log_connections, when connected. */
@@ -39,6 +39,8 @@ export function unencryptedConnectionsRule(
   const observed = plain.length;
   const fired = observed >= rule.threshold;
   const notes = [...window.notes];
+  const early = preStartupNote(start.evidence, window);
+  if (early) notes.push(early);
   if (start.evidence.unknownOrigin > 0) {
     notes.push(
       `${start.evidence.unknownOrigin} session(s) could not be told apart from unix-socket ones (log_line_prefix has no %p): they count as TCP.`,

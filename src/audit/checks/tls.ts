@@ -1,6 +1,8 @@
 /**
- * TLS: the server's settings, its certificate as presented over the wire, and
- * live TCP sessions that are not encrypted.
+ * TLS: what the server accepts and the certificate it presents, both
+ * observed over the wire by a handshake-only probe (tls-probe.ts), the
+ * settings when the role can read them, and live TCP sessions that are not
+ * encrypted.
  */
 import { analyzeCertificate, type CertificateFacts } from '../certificate.js';
 import {
@@ -8,15 +10,14 @@ import {
   certificateExpiry,
   describeCertificateExpiry,
 } from '../../tls/certificate-expiry.js';
-import { cis, defineArea, fail, pass, pgDocs, skip, type EvalContext } from '../check.js';
+import { cis, defineArea, fail, pass, pgDocs, skip, type CheckOutcome, type EvalContext } from '../check.js';
 import { isOn, settingValue } from '../session.js';
-import { probeServerCertificate } from '../tls-probe.js';
+import { probeServerTls, tlsProbeTarget, type TlsProbeReport } from '../tls-probe.js';
+import { judgeCiphers, judgeMinProtocol, observedAt, type ObservedTls } from './tls-observed.js';
 
-export interface TlsFacts {
+export interface TlsFacts extends ObservedTls {
   readonly ssl: string | undefined;
-  readonly minProtocol: string | undefined;
-  readonly ciphers: string | undefined;
-  /** Whether the server accepts TLS, from the session or the probe. */
+  /** Whether the server accepts TLS, from the setting, the session or the probe. */
   readonly offersTls: boolean | undefined;
   readonly certificate: CertificateFacts | undefined;
   /** Why there is no certificate to judge. */
@@ -33,9 +34,20 @@ const SESSIONS_SQL = `SELECT a.pid, a.usename, a.datname, host(a.client_addr) AS
     AND a.client_addr IS NOT NULL AND a.pid <> pg_catalog.pg_backend_pid()
   ORDER BY a.pid`;
 
-async function readCertificate(
+/**
+ * The pooler the application connects through. Read defensively: the
+ * `pooler` option (DB_POOLER) is being added to the resolved config; until
+ * then this is undefined and the findings make no pooler claim.
+ */
+export function poolerOf(config: EvalContext['config']): string | undefined {
+  const value = (config as { readonly pooler?: unknown }).pooler;
+  return typeof value === 'string' && value !== '' && value !== 'none' ? value : undefined;
+}
+
+function readCertificate(
   context: EvalContext,
-): Promise<Pick<TlsFacts, 'certificate' | 'noCertificate' | 'offersTls'>> {
+  probe: TlsProbeReport,
+): Pick<TlsFacts, 'certificate' | 'noCertificate' | 'offersTls'> {
   const { config, session, now } = context;
   if (config.host.startsWith('/')) {
     return {
@@ -52,25 +64,28 @@ async function readCertificate(
       offersTls: true,
     };
   }
-  const probe = await probeServerCertificate({
-    host: config.host,
-    port: config.port,
-    serverName: config.tls.serverName,
-    negotiation: config.tls.negotiation,
-    timeoutMs: config.pool.connectionTimeoutMs,
-  });
-  if (probe.outcome === 'tls') {
+  if (probe.status === 'probed') {
+    const accepted = Object.values(probe.versions).some((v) => v.kind === 'accepted');
+    if (!accepted)
+      return {
+        certificate: undefined,
+        noCertificate: 'no probe handshake was accepted, so no certificate was served',
+        offersTls: undefined,
+      };
     return {
-      certificate: analyzeCertificate(probe.chain, 'probe', config.tls.rootCert, name, now),
+      certificate:
+        probe.chain.length > 0
+          ? analyzeCertificate([...probe.chain], 'probe', config.tls.rootCert, name, now)
+          : undefined,
       noCertificate: probe.chain.length === 0 ? 'the server presented no certificate' : undefined,
       offersTls: true,
     };
   }
-  if (probe.outcome === 'no-tls')
+  if (probe.status === 'no-tls')
     return { certificate: undefined, noCertificate: 'the server does not offer TLS', offersTls: false };
   return {
     certificate: undefined,
-    noCertificate: `the certificate could not be read: ${probe.reason}`,
+    noCertificate: `the certificate could not be read: ${probe.reason ?? probe.status}`,
     offersTls: undefined,
   };
 }
@@ -113,6 +128,17 @@ export function weakCipherClasses(ciphers: string): string[] {
   return [...weak].filter((w) => !excluded.has(w.toUpperCase()));
 }
 
+/** Appends where the certificate was observed: behind a pooler it is the pooler's. */
+function atPooler(
+  evaluate: (facts: TlsFacts, context: EvalContext) => CheckOutcome,
+): (facts: TlsFacts, context: EvalContext) => CheckOutcome {
+  return (facts, context) => {
+    const outcome = evaluate(facts, context);
+    const where = observedAt(facts);
+    return where ? { ...outcome, detail: `${outcome.detail}${where}` } : outcome;
+  };
+}
+
 const certOutcomeMissing = (facts: TlsFacts) =>
   skip(`No server certificate to judge: ${facts.noCertificate ?? 'unknown reason'}.`);
 
@@ -120,17 +146,22 @@ export const tlsArea = defineArea<TlsFacts>({
   area: 'tls',
   needsConnection: false,
   async gather(context) {
-    const { session } = context;
-    const certificate = await readCertificate(context);
+    const { session, config } = context;
+    const probe = await (context.tlsProbe ?? probeServerTls(tlsProbeTarget(config)));
+    const certificate = readCertificate(context, probe);
     const canSeeSessions = session && (session.privileges.readAllStats || session.privileges.superuser);
     return {
+      probe,
+      pooler: poolerOf(config),
       ssl: settingValue(session, 'ssl'),
       minProtocol: settingValue(session, 'ssl_min_protocol_version'),
       ciphers: settingValue(session, 'ssl_ciphers'),
       ...certificate,
-      offersTls: session
-        ? isOn(settingValue(session, 'ssl')) || certificate.offersTls === true
-        : certificate.offersTls,
+      // Behind a pooler the server's own ssl setting says nothing about what clients meet.
+      offersTls:
+        session && !poolerOf(config)
+          ? isOn(settingValue(session, 'ssl')) || certificate.offersTls === true
+          : certificate.offersTls,
       unencryptedSessions: canSeeSessions ? await session.query(SESSIONS_SQL) : undefined,
     };
   },
@@ -146,7 +177,8 @@ export const tlsArea = defineArea<TlsFacts>({
       cis: [cis('6.8', 'TLS is enabled')],
       references: [pgDocs('ssl-tcp.html')],
       evaluate(facts) {
-        if (facts.ssl !== undefined) {
+        const where = observedAt(facts);
+        if (facts.ssl !== undefined && !facts.pooler) {
           return isOn(facts.ssl)
             ? pass('ssl = on.')
             : fail('ssl = off: the server accepts no TLS connections.', [
@@ -154,13 +186,13 @@ export const tlsArea = defineArea<TlsFacts>({
               ]);
         }
         if (facts.offersTls === true)
-          return pass('The server answered the SSLRequest and completed a TLS handshake.');
+          return pass(`The server answered the SSLRequest and completed a TLS handshake.${where}`);
         if (facts.offersTls === false)
-          return fail('The server refused the SSLRequest: it accepts no TLS connections.', [
+          return fail(`The server refused the SSLRequest: it accepts no TLS connections.${where}`, [
             { type: 'setting', name: 'ssl', value: 'off' },
           ]);
         return skip(
-          `Neither the ssl setting nor a handshake could be read: ${facts.noCertificate ?? 'no connection'}.`,
+          `Neither the ssl setting nor a handshake could be read: ${facts.noCertificate ?? 'no connection'}.${where}`,
         );
       },
     },
@@ -168,43 +200,28 @@ export const tlsArea = defineArea<TlsFacts>({
       id: 'tls.min-protocol',
       severity: 'high',
       title: 'TLS versions below 1.2 are refused',
-      rationale: 'TLS 1.0 and 1.1 are deprecated (RFC 8996) and allow downgrade attacks.',
-      remediation: "ssl_min_protocol_version = 'TLSv1.2'  # or TLSv1.3",
+      rationale:
+        'TLS 1.0 and 1.1 are deprecated (RFC 8996) and allow downgrade attacks. Judged by handshakes offering each version alone, so no privilege is needed.',
+      remediation: "ssl_min_protocol_version = 'TLSv1.2'  # or TLSv1.3; then SELECT pg_reload_conf();",
       cis: [
         cis('6.8', 'TLS is enabled'),
         // CIS 17 v1.0.0 6.9 asks for TLS 1.3, which this check does not.
         cis('6.9', 'TLSv1.0 and TLSv1.1 Protocols are Disabled', { majors: [14, 15, 16] }),
       ],
       references: [pgDocs('runtime-config-connection.html#GUC-SSL-MIN-PROTOCOL-VERSION')],
-      requires: ['readAllSettings'],
-      evaluate(facts) {
-        const value = facts.minProtocol ?? '';
-        if (value === 'TLSv1.2' || value === 'TLSv1.3') return pass(`ssl_min_protocol_version = ${value}.`);
-        return fail(
-          `ssl_min_protocol_version = ${value || "'' (any)"}: clients may negotiate TLS below 1.2.`,
-          [{ type: 'setting', name: 'ssl_min_protocol_version', value }],
-        );
-      },
+      evaluate: judgeMinProtocol,
     },
     {
       id: 'tls.ciphers',
       severity: 'medium',
-      title: 'Weak TLS cipher classes are disabled',
+      title: 'Weak TLS cipher classes are refused',
       rationale:
-        'NULL, anonymous, export-grade, RC4, DES/3DES, MD5 and MEDIUM/LOW suites can be broken or downgraded to.',
+        'NULL, anonymous, RC4, 3DES, RSA key exchange and CBC suites can be read, impersonated, broken or downgraded to. Judged by TLS 1.2 handshakes offering each class alone, so no privilege is needed.',
       remediation:
-        "ssl_ciphers = 'HIGH:!aNULL:!MD5:!3DES:!RC4'  # TLS 1.3 suites are not affected by this setting",
+        "ssl_ciphers = 'ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL'  # AEAD suites with forward secrecy; TLS 1.3 suites are not affected by this setting",
       cis: [cis('6.8', 'TLS is enabled'), cis('6.10', 'Weak SSL/TLS Ciphers Are Disabled')],
       references: [pgDocs('runtime-config-connection.html#GUC-SSL-CIPHERS')],
-      requires: ['readAllSettings'],
-      evaluate(facts) {
-        const value = facts.ciphers ?? '';
-        const weak = weakCipherClasses(value);
-        if (weak.length === 0) return pass(`ssl_ciphers = '${value}' enables no weak class.`);
-        return fail(`ssl_ciphers = '${value}' enables ${weak.join(', ')}.`, [
-          { type: 'setting', name: 'ssl_ciphers', value },
-        ]);
-      },
+      evaluate: (facts, context) => judgeCiphers(facts, context, weakCipherClasses),
     },
     {
       id: 'tls.server-cert-expiry',
@@ -215,7 +232,7 @@ export const tlsArea = defineArea<TlsFacts>({
       remediation:
         'Renew the server certificate, install it as ssl_cert_file and run SELECT pg_reload_conf();',
       references: [pgDocs('ssl-tcp.html#SSL-SERVER-FILES')],
-      evaluate(facts, context) {
+      evaluate: atPooler((facts, context) => {
         const cert = facts.certificate;
         if (!cert) return certOutcomeMissing(facts);
         const object = { type: 'certificate', name: cert.subject, value: `expires ${cert.validTo}` };
@@ -224,7 +241,7 @@ export const tlsArea = defineArea<TlsFacts>({
         const said = `The certificate ${cert.subject} ${describeCertificateExpiry(expiry)}`;
         if (expiry.level === 'valid') return pass(`${said}; read from the ${cert.source}.`);
         return fail(`${said}.`, [object], { severity: CERTIFICATE_EXPIRY_SEVERITY[expiry.level] });
-      },
+      }),
     },
     {
       id: 'tls.server-cert-untrusted',
@@ -235,7 +252,7 @@ export const tlsArea = defineArea<TlsFacts>({
       remediation:
         "Issue the server certificate from the CA the application trusts (DB_SSL_CA / sslrootcert), or point sslrootcert at the server's real CA.",
       references: [pgDocs('libpq-ssl.html#LIBQ-SSL-CERTIFICATES')],
-      evaluate(facts) {
+      evaluate: atPooler((facts) => {
         const cert = facts.certificate;
         if (!cert) return certOutcomeMissing(facts);
         if (cert.trust.trusted)
@@ -243,7 +260,7 @@ export const tlsArea = defineArea<TlsFacts>({
         return fail(`${cert.subject}: ${cert.trust.reason} (checked against ${cert.trust.against}).`, [
           { type: 'certificate', name: cert.subject, value: `issuer ${cert.issuer}` },
         ]);
-      },
+      }),
     },
     {
       id: 'tls.server-cert-weak',
@@ -253,7 +270,7 @@ export const tlsArea = defineArea<TlsFacts>({
       remediation:
         'Reissue the certificate with an RSA 2048+ or ECDSA P-256 key, signed with SHA-256 or better.',
       references: [pgDocs('ssl-tcp.html')],
-      evaluate(facts) {
+      evaluate: atPooler((facts) => {
         const cert = facts.certificate;
         if (!cert) return certOutcomeMissing(facts);
         if (cert.weaknesses.length === 0)
@@ -265,7 +282,7 @@ export const tlsArea = defineArea<TlsFacts>({
             value: `${cert.keyDescription}, ${cert.signatureAlgorithm}`,
           },
         ]);
-      },
+      }),
     },
     {
       id: 'tls.server-cert-hostname',
@@ -276,7 +293,7 @@ export const tlsArea = defineArea<TlsFacts>({
       remediation:
         'Reissue the certificate with the host name (or IP) the application connects to in its subjectAltName, or connect by a name it carries (sslServerName).',
       references: [pgDocs('libpq-ssl.html#LIBPQ-SSL-HOST-NAME-MATCHING')],
-      evaluate(facts) {
+      evaluate: atPooler((facts) => {
         const cert = facts.certificate;
         if (!cert) return certOutcomeMissing(facts);
         if (!cert.hostname) return skip('The application connects over a unix socket.');
@@ -286,7 +303,7 @@ export const tlsArea = defineArea<TlsFacts>({
           `${cert.subject} does not cover "${cert.hostname.name}" (${cert.subjectAltName ?? 'no subjectAltName'}).`,
           [{ type: 'certificate', name: cert.subject, value: cert.subjectAltName ?? '' }],
         );
-      },
+      }),
     },
     {
       id: 'tls.sessions-unencrypted',
