@@ -50,6 +50,7 @@ const REQUIREMENTS = [
     present: () => onPath('gnome-keyring-daemon'),
     packages: ['gnome-keyring'],
   },
+  { what: 'PgBouncer', present: () => existsSync('/usr/sbin/pgbouncer'), packages: ['pgbouncer'] },
   { what: 'dbus-run-session', present: () => onPath('dbus-run-session'), packages: ['dbus'] },
   { what: 'headless Chromium', present: () => onPath('chromium'), packages: ['chromium'] },
 ];

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
     'Policy rule (strict profile): the password is a plaintext environment variable.',
   PGW_POLICY_PASSWORD_IN_URL: 'Policy rule (strict profile): the password is embedded in the connection URL.',
   PGW_POLICY_WEAK_PASSWORD: 'Policy rule: the password is short, common or equal to the user name.',
+  PGW_POLICY_SESSION_SETTING_MISMATCH:
+    "Policy rule: behind a connection pooler, the role's setting of a timeout differs from the one configured.",
   PGW_POLICY_PRIVILEGED_ROLE:
     'Policy rule: the connected role is a superuser or holds a dangerous attribute.',
   // TLS

@@ -65,6 +65,35 @@ export function admitRole(
   return admit(evaluateRolePolicy(role), config, purpose);
 }
 
+/** A session timeout the pooler's server connections do not have. */
+export interface SessionSettingGap {
+  readonly name: string;
+  readonly option: string;
+  readonly ms: number;
+  readonly actualMs: number;
+}
+
+/**
+ * Behind a pooler the timeouts come from the role's settings: the rule that
+ * what was asked for is what the server enforces. Relaxed for `admin` like
+ * the other role rules.
+ */
+export function admitSessionSettings(
+  config: ResolvedConfig,
+  role: string,
+  gaps: readonly SessionSettingGap[],
+  purpose: ConnectionPurpose,
+): PolicyViolation[] {
+  const quoted = `"${role.replace(/"/g, '""')}"`;
+  const violations = gaps.map((gap) => ({
+    code: 'PGW_POLICY_SESSION_SETTING_MISMATCH' as const,
+    option: gap.option,
+    message: `Behind the pooler (${config.pooler}) ${gap.name} is ${gap.actualMs} ms for role ${quoted}, not the ${gap.ms} ms asked by ${gap.option}: startup parameters cannot pass a pooler, so the role's setting decides.`,
+    fix: `Set it on the role: ALTER ROLE ${quoted} SET ${gap.name} = ${gap.ms}; (or ${gap.name} in roles.yaml, applied by pgwarden roles apply).`,
+  }));
+  return admit(violations, config, purpose);
+}
+
 /**
  * The violations worth a process warning: all of them for an application;
  * for pgwarden's tools only the link rules (they report the rest themselves).

@@ -379,6 +379,17 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     );
   }
 
+  const pooler = parsed.pooler ?? 'none';
+  if (pooler !== 'none' && tls.channelBinding === 'require') {
+    throw new ConfigError(
+      'PGW_CONFIG_CONFLICT',
+      `channel_binding=require (${origins.channelBinding ?? 'channelBinding'}) cannot pass a connection pooler (${origins.pooler ?? 'pooler'}=${pooler}): the pooler ends the client's TLS session, so the SCRAM exchange cannot be bound to the server's.`,
+      {
+        option: origins.channelBinding ?? 'channelBinding',
+        fix: 'Use channel_binding=prefer behind the pooler (verify-full TLS still authenticates it), or connect to PostgreSQL directly.',
+      },
+    );
+  }
   const hosts = parseHostList(parsed.host ?? DEFAULTS.host, parsed.port, DEFAULTS.port, {
     host: origins.host ?? 'host',
     port: origins.port ?? 'port',
@@ -411,7 +422,7 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
     port: hosts[0]!.port,
     hosts,
     targetSessionAttrs: parsed.targetSessionAttrs ?? 'any',
-    pooler: parsed.pooler ?? 'none',
+    pooler,
     replicas: {
       hosts: replicaHosts,
       maxLagMs: parsed.replicaMaxLagMs ?? DEFAULTS.replicaMaxLagMs,

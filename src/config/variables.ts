@@ -81,6 +81,13 @@ export const CONNECTION_VARIABLES: readonly VariableSpec[] = [
     description: 'Policy profile: `standard` or `strict`.',
   },
   {
+    name: 'DB_POOLER',
+    group: 'DB',
+    option: 'pooler',
+    description:
+      'A pooler in front of PostgreSQL (`pgbouncer`, `rds-proxy`, `pgcat`): no startup parameters; timeouts verified from the role settings.',
+  },
+  {
     name: 'DB_READ_REPLICA_HOST',
     group: 'DB',
     option: 'readReplicas',

@@ -171,9 +171,9 @@ type Make = (
 /** Session startup parameters pgwarden sends, and the option that sets each. */
 const STARTUP_PARAMETER_OPTIONS: Record<string, string> = {
   statement_timeout: 'statementTimeoutMs (DB_STATEMENT_TIMEOUT)',
-  lock_timeout: 'lockTimeoutMs (DB_LOCK_TIMEOUT)',
-  idle_in_transaction_session_timeout: 'idleInTransactionSessionTimeoutMs (DB_IDLE_IN_TRANSACTION_TIMEOUT)',
-  application_name: 'applicationName (DB_APPLICATION_NAME)',
+  lock_timeout: 'lockTimeoutMs',
+  idle_in_transaction_session_timeout: 'idleInTransactionSessionTimeoutMs',
+  application_name: 'applicationName (PGAPPNAME)',
 };
 
 /** An error the server (or a pooler speaking for it) sent while the connection was being set up. */

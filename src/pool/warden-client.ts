@@ -105,19 +105,40 @@ function baseClientConfig(
     database: config.database,
     user: config.user,
     ssl: tlsOptionsFor(config.tls, attempt, config.host),
-    // Sent as startup parameters, so they hold for every statement and behind PgBouncer.
     application_name: config.applicationName,
-    ...(session.statementTimeoutMs !== undefined ? { statement_timeout: session.statementTimeoutMs } : {}),
-    ...(session.lockTimeoutMs !== undefined ? { lock_timeout: session.lockTimeoutMs } : {}),
-    ...(session.idleInTransactionSessionTimeoutMs !== undefined
-      ? { idle_in_transaction_session_timeout: session.idleInTransactionSessionTimeoutMs }
-      : {}),
+    // Startup parameters, so they hold for every statement. A pooler refuses
+    // (or, told to ignore them, silently drops) them: then none is sent, and
+    // the pool verifies the role-level settings instead (session-settings.ts).
+    ...(config.pooler === 'none' ? sessionStartupParameters(session) : {}),
     connectionTimeoutMillis: config.pool.connectionTimeoutMs,
     ...(config.pool.queryTimeoutMs !== undefined ? { query_timeout: config.pool.queryTimeoutMs } : {}),
     keepAlive: (passthrough.keepAlive as boolean | undefined) ?? true,
     enableChannelBinding: config.tls.channelBinding !== 'disable',
     ...({ sslnegotiation: config.tls.negotiation } as object),
   };
+}
+
+/** The session timeouts as pg startup parameters. */
+function sessionStartupParameters(session: ResolvedConfig['session']): pg.ClientConfig {
+  return {
+    ...(session.statementTimeoutMs !== undefined ? { statement_timeout: session.statementTimeoutMs } : {}),
+    ...(session.lockTimeoutMs !== undefined ? { lock_timeout: session.lockTimeoutMs } : {}),
+    ...(session.idleInTransactionSessionTimeoutMs !== undefined
+      ? { idle_in_transaction_session_timeout: session.idleInTransactionSessionTimeoutMs }
+      : {}),
+  };
+}
+
+/**
+ * Behind a pooler a named prepared statement may land on a server connection
+ * that never saw it (PgBouncer before 1.21 in transaction mode) or pin the
+ * session (RDS Proxy): the statement is sent unnamed instead, which every
+ * pooler passes (Parse, Bind, Execute and Sync travel together).
+ */
+function withoutStatementName(input: unknown): unknown {
+  if (input === null || typeof input !== 'object' || !('name' in input)) return input;
+  const { name: _name, ...unnamed } = input as { name?: unknown };
+  return unnamed;
 }
 
 /** Builds the Client class handed to pg.Pool for this config. */
@@ -133,6 +154,7 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
     sslNegotiation: config.tls.negotiation,
   };
   const requireBinding = config.tls.channelBinding === 'require';
+  const behindPooler = config.pooler !== 'none';
 
   return class WardenClient extends pg.Client {
     /** The SASL mechanism the server and client agreed on, for channel-binding checks and doctor. */
@@ -159,15 +181,16 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
       if (input !== null && typeof (input as { submit?: unknown })?.submit === 'function') {
         return raw.apply(this, args) as never;
       }
+      if (behindPooler) args[0] = withoutStatementName(input);
       const cb = typeof values === 'function' ? values : callback;
       const params = typeof values === 'function' ? undefined : values;
       if (typeof cb === 'function') {
-        raw.call(this, input, params, (error: Error | null, result: unknown) =>
+        raw.call(this, args[0], params, (error: Error | null, result: unknown) =>
           (cb as (e: Error | null, r: unknown) => void)(error ? classifyQueryError(error) : error, result),
         );
         return undefined as never;
       }
-      return (raw.call(this, input, params) as Promise<unknown>).catch((error: unknown) => {
+      return (raw.call(this, args[0], params) as Promise<unknown>).catch((error: unknown) => {
         throw classifyQueryError(error);
       }) as never;
     }

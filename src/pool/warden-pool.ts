@@ -11,7 +11,13 @@
  */
 import pg from 'pg';
 import type { ConfigWarning } from '../config/layer.js';
-import { admitLink, admitRole, violationsToWarn, type ConnectionPurpose } from '../config/gate.js';
+import {
+  admitLink,
+  admitRole,
+  admitSessionSettings,
+  violationsToWarn,
+  type ConnectionPurpose,
+} from '../config/gate.js';
 import { ROLE_FACTS_SQL, type RoleFacts } from '../config/policy.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { PgwardenError, PolicyError, PoolError, type PolicyViolation } from '../errors.js';
@@ -37,6 +43,7 @@ import {
   type ReadyReport,
 } from './readiness.js';
 import { ReadReplicas, type ReadPath } from './read-replicas.js';
+import { sessionSettingMismatches, setLocalStatements } from './session-settings.js';
 import { clientStream, createClientClass } from './warden-client.js';
 
 export type { PoolStats } from './readiness.js';
@@ -230,6 +237,8 @@ export class WardenPool extends pg.Pool {
   #usageHigh = false;
   #replicas: ReadReplicas | undefined;
   #stopRotationListener: (() => void) | undefined;
+  /** Behind a pooler: `BEGIN` plus `SET LOCAL` of the session timeouts, in one round trip. */
+  #begin = 'BEGIN';
 
   /**
    * Builds the pool synchronously, as `new pg.Pool()` does: the configuration
@@ -324,6 +333,8 @@ export class WardenPool extends pg.Pool {
     this.#warnings = warnings;
     this.#violations = violations;
     this.#credentials = credentials;
+    const setLocal = config.pooler === 'none' ? undefined : setLocalStatements(config);
+    if (setLocal) this.#begin = `BEGIN; ${setLocal}`;
     Object.assign((this as unknown as PgPoolInternals).options, poolSettings(config));
     (this as unknown as PgPoolInternals).Client = createClientClass({
       config,
@@ -360,11 +371,14 @@ export class WardenPool extends pg.Pool {
         ?.server_version;
       if (this.#checkRole) {
         role = (await client.query<RoleFacts>(ROLE_FACTS_SQL)).rows[0];
-        if (role) {
-          const found = admitRole(config, role, this.#purpose);
-          emitWarnings(violationsToWarn(found, this.#purpose));
-          this.#violations.push(...found);
-        }
+        if (role) this.#record(admitRole(config, role, this.#purpose));
+      }
+      if (config.pooler !== 'none') {
+        // Behind a pooler the timeouts come from the role's settings: prove them.
+        const gaps = await sessionSettingMismatches(client, config);
+        const user =
+          role?.name ?? (client as unknown as { connectedUser?: string }).connectedUser ?? config.user;
+        this.#record(admitSessionSettings(config, user, gaps, this.#purpose));
       }
     } finally {
       client.release();
@@ -378,6 +392,11 @@ export class WardenPool extends pg.Pool {
     });
     this.#isReady = true;
     await this.#attachReplicas();
+  }
+
+  #record(violations: PolicyViolation[]): void {
+    emitWarnings(violationsToWarn(violations, this.#purpose));
+    this.#violations.push(...violations);
   }
 
   /** Counts of connections and waiters, for health checks and metrics. */
@@ -637,7 +656,7 @@ export class WardenPool extends pg.Pool {
     const client = await this.#checkout(true);
     const tx: TransactionClient = { query: (input, values) => runQuery(client, input, values), client };
     try {
-      await client.query('BEGIN');
+      await client.query(this.#begin);
       const result = await fn(tx);
       await client.query('COMMIT');
       client.release();

@@ -14,6 +14,7 @@ export type {
 } from './cluster-options.js';
 export type { ClusterTls, PkiTls, TlsMaterial } from './cluster-tls.js';
 export { findFreePort } from './free-port.js';
+export { PgBouncer, type PgBouncerOptions } from './pgbouncer.js';
 export { HarnessError, type HarnessStep } from './harness-error.js';
 export { ADMIN_HBA_LINE, DEFAULT_HBA_LINES } from './hba.js';
 export { isRoot, readPasswdUser, resolveServerUser, type OsUser } from './os-user.js';
