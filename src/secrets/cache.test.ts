@@ -419,3 +419,60 @@ describe('CachedCredentials', () => {
     await assert.rejects(cache.get(), { code: 'PGW_SECRET_BACKEND_UNAVAILABLE' });
   });
 });
+
+describe('redaction stays bounded by the secrets in use (issue 12, item 9)', () => {
+  test('10 000 rotations through the cache leave at most two more tracked values than before', async () => {
+    const { trackedSecretCount, redact } = await import('../redact/redactor.js');
+    const before = trackedSecretCount();
+    let last = '';
+    const provider = new ScriptedProvider(() => {
+      last = canary();
+      return { user: 'app', password: new Secret(last), version: last.slice(7, 23) };
+    });
+    // ttlMs 0: every get() is a fetch, so every get() rotates.
+    const cache = new CachedCredentials(provider, { ttlMs: 0, staleGraceMs: 0 });
+    let rotations = 0;
+    cache.on('rotate', () => (rotations += 1));
+    let previous = '';
+    for (let i = 0; i < 10_000; i++) {
+      if (i === 9_999) previous = last;
+      await cache.get();
+    }
+    assert.equal(provider.calls, 10_000);
+    assert.equal(rotations, 9_999);
+    // The current password and the one it replaced, nothing older.
+    assert.ok(trackedSecretCount() - before <= 2, `tracked ${trackedSecretCount() - before} values`);
+    // Both still redacted: connections opened with the previous one may still be open.
+    assert.equal(redact(`a ${last} b ${previous}`), 'a [redacted] b [redacted]');
+    await cache.close();
+    assert.equal(trackedSecretCount(), before);
+  });
+
+  test('the same value fetched again is one tracked value; a token is dropped once it expires', async () => {
+    const { trackedSecretCount } = await import('../redact/redactor.js');
+    const before = trackedSecretCount();
+    const fixed = canary();
+    const same = new CachedCredentials(new ScriptedProvider(() => ({ password: new Secret(fixed) })), {
+      ttlMs: 0,
+    });
+    for (let i = 0; i < 100; i++) await same.get();
+    assert.equal(trackedSecretCount() - before, 1);
+    await same.close();
+    assert.equal(trackedSecretCount(), before);
+
+    // An IAM token that is already past its expiry (the fetch happened "15 minutes ago").
+    const token = new CachedCredentials(
+      new ScriptedProvider(() => ({
+        password: new Secret(canary()),
+        passwordIsToken: true,
+        expiresAt: new Date(Date.now() + 50),
+      })),
+      { ttlMs: 60_000, expiryMarginMs: 0 },
+    );
+    await token.get();
+    assert.equal(trackedSecretCount() - before, 1);
+    await sleep(80);
+    assert.equal(trackedSecretCount(), before);
+    await token.close();
+  });
+});

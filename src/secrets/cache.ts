@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { SecretError, type ErrorCode } from '../errors.js';
 import { abortedError, backendError } from './backend-error.js';
 import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
+import type { Secret } from '../redact/secret.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
 
 /** Options of {@link CachedCredentials}. */
@@ -105,6 +106,13 @@ export class CachedCredentials {
   readonly #unsubscribe: (() => void) | undefined;
 
   #entry: CacheEntry | undefined;
+  /**
+   * The password the current one replaced: still matched by redaction (open
+   * connections and the AWSPREVIOUS fallback may still use it), and retired
+   * at the next rotation, so redaction tracks two passwords per cache, not
+   * every one since startup.
+   */
+  #superseded: Secret | undefined;
   #inflight: Promise<CacheEntry> | undefined;
   /** Set while the backend fails; one warning of each kind per outage. */
   #outage: { since: number; staleWarned: boolean; refreshWarned: boolean } | undefined;
@@ -244,6 +252,9 @@ export class CachedCredentials {
     this.#closed = true;
     this.#unsubscribe?.();
     this.#events.removeAllListeners();
+    this.#entry?.credentials.password?.retire();
+    this.#superseded?.retire();
+    this.#superseded = undefined;
     this.#entry = undefined;
     await this.#provider.close?.();
   }
@@ -272,6 +283,7 @@ export class CachedCredentials {
     const previous = this.#entry;
     const entry = this.#makeEntry(credentials, Date.now());
     this.#entry = entry;
+    this.#retireReplaced(previous?.credentials.password, credentials);
     this.#stats.lastFetchAt = new Date(entry.fetchedAt);
     this.#stats.lastErrorCode = undefined;
     this.#stats.lastErrorAt = undefined;
@@ -288,6 +300,21 @@ export class CachedCredentials {
       this.#events.emit('rotate', credentials, previous.credentials);
     }
     return entry;
+  }
+
+  /** Keeps redaction bounded: a replaced password stops being tracked (one generation late). */
+  #retireReplaced(replaced: Secret | undefined, current: Credentials): void {
+    const password = current.password;
+    // A token no server accepts after its expiry need not be matched after it either.
+    if (password && current.passwordIsToken && current.expiresAt) password.retireAt(current.expiresAt);
+    if (!replaced || replaced === password) return;
+    if (password && replaced.equals(password)) {
+      // The same value fetched again: the new Secret tracks it.
+      replaced.retire();
+      return;
+    }
+    this.#superseded?.retire();
+    this.#superseded = replaced;
   }
 
   #makeEntry(credentials: Credentials, now: number): CacheEntry {
