@@ -2,9 +2,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   assertNoCanary,
   canary,
@@ -146,4 +146,17 @@ test('pgwarden demo runs end to end and leaves no cluster behind', () => {
   assert.match(stdout, /PGW_POLICY_TLS_DISABLED/);
   const left = spawnSync('pgrep', ['-f', 'pgwarden-demo'], { encoding: 'utf8' });
   assert.equal(left.stdout.trim(), '');
+  // No spurious redaction (issue 12, item 10): the refused weak password
+  // ("postgres") once turned every postgresql.org link of the report into
+  // "www.[redacted]ql.org" (142 times).
+  assert.doesNotMatch(stdout, /\[redacted\]/);
+  const report = /HTML report: (\S+\.html)/.exec(stdout)?.[1];
+  assert.ok(report, stdout);
+  try {
+    const html = readFileSync(report, 'utf8');
+    assert.doesNotMatch(html, /\[redacted\]/);
+    assert.match(html, /https:\/\/www\.postgresql\.org\//);
+  } finally {
+    rmSync(dirname(report), { recursive: true, force: true });
+  }
 });
