@@ -84,6 +84,8 @@ export const ERROR_CODES = {
   PGW_CREDS_STORE_LOCKED: 'The credential store is locked, or its passphrase is missing or wrong.',
   PGW_CREDS_STORE_WRITE_FAILED:
     'Writing the credential store (OS keychain, encrypted file or metadata) failed.',
+  PGW_CREDS_STORE_BUSY:
+    'Another pgwarden process held the credential store lock longer than the lock timeout; nothing was changed.',
   PGW_CREDS_METADATA_INVALID:
     'credentials.json (or the encrypted store) is malformed or has unsafe permissions.',
   PGW_CREDS_CONFIRMATION_REQUIRED: 'Changing a production environment needs confirmation (--yes).',

@@ -1,0 +1,223 @@
+// The encrypted credential store (`creds --store file`) under real
+// concurrency (issue 12, item 7): separate CLI processes adding and rotating
+// at the same time all keep their changes, because every read-modify-write
+// of credentials.json and credentials.enc runs under one lock and re-reads
+// inside it; a lock held too long is a coded error that changes nothing; a
+// tampered header cannot make the reader run scrypt with a huge cost.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const passphrase = canary();
+const adminPassword = canary();
+const appPassword = canary();
+let cluster: Cluster;
+let dir: string;
+let home: string;
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** Peak resident memory of the child (VmHWM), in bytes, sampled every 10 ms. */
+  peakRss: number;
+}
+
+/** One CLI child, asynchronous so several run at once. */
+function creds(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
+  );
+  const child = spawn(process.execPath, [...CLI, 'creds', ...args], {
+    env: { ...clean, PGWARDEN_HOME: home, PGWARDEN_STORE_PASSPHRASE: passphrase, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end(options.input ?? '');
+  let stdout = '';
+  let stderr = '';
+  let peakRss = 0;
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const poll = setInterval(() => {
+    try {
+      const kb = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1];
+      if (kb) peakRss = Math.max(peakRss, Number(kb) * 1024);
+    } catch {
+      // exited
+    }
+  }, 10);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearInterval(poll);
+      for (const secret of [passphrase, adminPassword]) assertNoCanary(stdout + stderr, secret);
+      resolve({ status: code ?? -1, stdout, stderr, peakRss });
+    }),
+  );
+}
+
+async function storedPassword(name: string): Promise<string> {
+  const shown = await creds(['show', name, '--password', '--json']);
+  assert.equal(shown.status, 0, shown.stderr);
+  return (JSON.parse(shown.stdout) as { password: string }).password;
+}
+
+async function listed(): Promise<string[]> {
+  const list = await creds(['list', '--json']);
+  assert.equal(list.status, 0, list.stderr);
+  return (JSON.parse(list.stdout) as Array<{ name: string }>).map((e) => e.name).sort();
+}
+
+async function canLogin(user: string, password: string): Promise<boolean> {
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port: cluster.port,
+    user,
+    password,
+    database: 'postgres',
+  });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pgw-filestore-'));
+  cluster = await startCluster();
+  await cluster.createRole('admin', { password: adminPassword, attributes: 'LOGIN CREATEROLE' });
+  await cluster.createRole('app', { password: appPassword });
+});
+
+after(async () => {
+  await cluster?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('creds --store file: concurrent writers', () => {
+  test('six concurrent `creds add --store file` processes: all six are stored', async () => {
+    home = join(dir, 'six');
+    const passwords = Array.from({ length: 6 }, () => canary());
+    const runs = await Promise.all(
+      passwords.map((password, i) =>
+        creds(
+          [
+            'add',
+            `env${i}`,
+            '--store',
+            'file',
+            '--password-stdin',
+            '--host',
+            'db.example.com',
+            '--user',
+            `u${i}`,
+          ],
+          {
+            input: password,
+          },
+        ),
+      ),
+    );
+    for (const run of runs) assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(await listed(), ['env0', 'env1', 'env2', 'env3', 'env4', 'env5']);
+    for (const [i, password] of passwords.entries()) assert.equal(await storedPassword(`env${i}`), password);
+    assert.equal(existsSync(join(home, '.credentials.lock')), false, 'the lock is released');
+  });
+
+  test('a rotation racing nine adds: every add survives, and the rotated password is the one stored', async () => {
+    home = join(dir, 'race');
+    const url = cluster.url({ user: 'app' }).replace(/\?.*$/, '');
+    const added = await creds(['add', 'app', '--store', 'file', '--password-stdin', '--url', url], {
+      input: appPassword,
+    });
+    assert.equal(added.status, 0, added.stderr);
+    const passwords = Array.from({ length: 9 }, () => canary());
+    const admin = cluster.url({ user: 'admin', password: adminPassword });
+    const [rotation, ...adds] = await Promise.all([
+      creds(['rotate', 'app', '--url', admin, '--json']),
+      ...passwords.map((password, i) =>
+        creds(['add', `extra${i}`, '--store', 'file', '--password-stdin', '--host', 'db.example.com'], {
+          input: password,
+        }),
+      ),
+    ]);
+    assert.equal(rotation!.status, 0, rotation!.stderr);
+    for (const run of adds) assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(await listed(), ['app', ...passwords.map((_, i) => `extra${i}`)].sort());
+    for (const [i, password] of passwords.entries())
+      assert.equal(await storedPassword(`extra${i}`), password);
+    const rotated = await storedPassword('app');
+    assert.notEqual(rotated, appPassword);
+    assert.equal(await canLogin('app', rotated), true, 'the stored password is the one the server has');
+    assert.equal(await canLogin('app', appPassword), false);
+  });
+
+  test('a lock held by a live process past PGWARDEN_LOCK_TIMEOUT_MS: PGW_CREDS_STORE_BUSY, nothing changed', async () => {
+    home = join(dir, 'busy');
+    const first = await creds(['add', 'kept', '--store', 'file', '--password-stdin'], { input: canary() });
+    assert.equal(first.status, 0, first.stderr);
+    const before = readFileSync(join(home, 'credentials.enc'), 'utf8');
+    // This test process is alive on this host: its lock must be waited for, not taken over.
+    const lock = join(home, '.credentials.lock');
+    writeFileSync(
+      lock,
+      JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() }),
+      {
+        mode: 0o600,
+      },
+    );
+    try {
+      const busy = await creds(['add', 'blocked', '--store', 'file', '--password-stdin'], {
+        input: canary(),
+        env: { PGWARDEN_LOCK_TIMEOUT_MS: '400' },
+      });
+      assert.equal(busy.status, 1, busy.stdout + busy.stderr);
+      assert.match(busy.stderr, new RegExp(`PGW_CREDS_STORE_BUSY.*pid ${process.pid}`));
+      assert.deepEqual(await listed(), ['kept']);
+      assert.equal(readFileSync(join(home, 'credentials.enc'), 'utf8'), before);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    // A lock left by a process that no longer exists is taken over.
+    writeFileSync(
+      lock,
+      JSON.stringify({ pid: 2 ** 22 + 7, host: hostname(), startedAt: '2026-01-01T00:00:00Z' }),
+      {
+        mode: 0o600,
+      },
+    );
+    const after = await creds(['add', 'after', '--store', 'file', '--password-stdin'], { input: canary() });
+    assert.equal(after.status, 0, after.stderr);
+    assert.deepEqual(await listed(), ['after', 'kept']);
+  });
+});
+
+describe('creds --store file: a tampered header', () => {
+  test('scrypt parameters above 1 GiB are refused before derivation (PGW_CREDS_METADATA_INVALID), in little memory', async () => {
+    home = join(dir, 'tampered');
+    const added = await creds(['add', 'prod', '--store', 'file', '--password-stdin'], { input: canary() });
+    assert.equal(added.status, 0, added.stderr);
+    const path = join(home, 'credentials.enc');
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { kdf: { N: number; r: number } };
+    // 2 GiB: within what the old reader accepted (N up to 2^22, r up to 32), twice the bound.
+    file.kdf.N = 2 ** 21;
+    file.kdf.r = 8;
+    writeFileSync(path, JSON.stringify(file), { mode: 0o600 });
+    const shown = await creds(['show', 'prod', '--password']);
+    assert.equal(shown.status, 1, shown.stdout + shown.stderr);
+    assert.match(
+      shown.stderr,
+      /PGW_CREDS_METADATA_INVALID: .*credentials\.enc: its header asks for scrypt parameters/,
+    );
+    assert.ok(shown.peakRss < 512 * 2 ** 20, `peak RSS ${Math.round(shown.peakRss / 2 ** 20)} MiB`);
+  });
+});
