@@ -98,6 +98,7 @@ export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSetti
   let client: Promise<SecretsManagerClient> | undefined;
   const ownsClient = settings.client === undefined;
   const warnEngine = { warned: false };
+  const warnBare = { warned: false };
   let resolvedEndpoint: string | undefined;
 
   const getClient = (): Promise<SecretsManagerClient> => {
@@ -162,6 +163,7 @@ export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSetti
       option: 'DB_SECRET_ID',
       logger,
       warnEngine,
+      warnBare,
     });
     if (output.VersionId !== undefined) credentials.version = output.VersionId;
     return credentials;

@@ -85,6 +85,7 @@ export function createAwsSsmProvider(settings: AwsSsmSettings): SecretProvider {
   const ownsClient = settings.client === undefined;
   let resolvedEndpoint: string | undefined;
   const warnEngine = { warned: false };
+  const warnBare = { warned: false };
   let warnedPlain = false;
   const where = `parameter "${parameter}"`;
   let client: Promise<SSMClient> | undefined;
@@ -145,6 +146,7 @@ export function createAwsSsmProvider(settings: AwsSsmSettings): SecretProvider {
         option: SSM.option,
         logger,
         warnEngine,
+        warnBare,
       });
       if (found.Version !== undefined) credentials.version = String(found.Version);
       return credentials;

@@ -173,7 +173,9 @@ export async function readMetadata(
     });
   }
   try {
-    return parseKeychainStore(text).environments[environment];
+    const { environments } = parseKeychainStore(text);
+    // Own properties only: "constructor" must not find Object.prototype's.
+    return Object.hasOwn(environments, environment) ? environments[environment] : undefined;
   } catch (error) {
     if (!(error instanceof KeychainStoreFormatError)) throw error;
     throw backendError(
