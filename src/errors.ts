@@ -71,6 +71,8 @@ export const ERROR_CODES = {
   PGW_SECRET_MALFORMED: 'The secret value is not in the expected format (e.g. invalid JSON).',
   PGW_SECRET_FIELD_MISSING: 'The secret lacks a required field (e.g. password).',
   PGW_SECRET_BACKEND_UNAVAILABLE: 'The backend could not be reached or answered with a server error.',
+  PGW_SECRET_ABORTED:
+    'The caller cancelled the request with its AbortSignal; nothing is known to be wrong with the backend.',
   PGW_SECRET_VAULT_SEALED: 'Vault is sealed (HTTP 503).',
   PGW_SECRET_TOKEN_EXPIRED: 'The backend token is expired or revoked (Vault 403).',
   PGW_SECRET_LEASE_NOT_RENEWABLE: 'A Vault lease cannot be renewed.',
