@@ -12,7 +12,7 @@ import type { KeyWrap } from '../format/header.js';
 import { Secret } from '../../redact/secret.js';
 import { unwrapKey, wrapKey } from './aes-wrap.js';
 import type { KeySource, WrappedDataKey } from './key-source.js';
-import { readSecretFile } from './secret-file.js';
+import { readPrivateFile } from './key-file.js';
 
 export interface ScryptParams {
   /** log2 of the CPU/memory cost N. */
@@ -63,7 +63,7 @@ export function deriveKek(passphrase: Secret, salt: Buffer, params: ScryptParams
 
 /** Reads a passphrase file (0600); one trailing newline is not part of the passphrase. */
 export function readPassphraseFile(path: string, option = '--passphrase-file'): Secret {
-  const text = readSecretFile(path, option, 'passphrase file');
+  const text = readPrivateFile(path, option, 'passphrase file');
   return new Secret(text.reveal().replace(/\r?\n$/, ''));
 }
 
