@@ -7,11 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import { parseDotenv } from '../../src/secrets/dotenv-parser.js';
+import { assertNoCanary, canary, hasTool, startCluster, type Cluster } from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const passphrase = canary();
@@ -58,6 +59,33 @@ function creds(args: string[], options: { input?: string; env?: Record<string, s
       for (const secret of [passphrase, adminPassword]) assertNoCanary(stdout + stderr, secret);
       resolve({ status: code ?? -1, stdout, stderr, peakRss });
     }),
+  );
+}
+
+/** A real POSIX sh running `script`, asynchronously (the cluster answers from this process's harness). */
+function sh(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
+  );
+  const child = spawn('/bin/sh', ['-c', script], {
+    env: {
+      ...clean,
+      PGWARDEN_HOME: home,
+      PGWARDEN_STORE_PASSPHRASE: passphrase,
+      NODE: process.execPath,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) =>
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr })),
   );
 }
 
@@ -198,6 +226,85 @@ describe('creds --store file: concurrent writers', () => {
     const after = await creds(['add', 'after', '--store', 'file', '--password-stdin'], { input: canary() });
     assert.equal(after.status, 0, after.stderr);
     assert.deepEqual(await listed(), ['after', 'kept']);
+  });
+});
+
+describe('creds export for shells and .env files (issue 13)', () => {
+  test('eval "$(pgwarden creds export … --format env --passfile F)" in sh: its child sees the variables and logs in', async (t) => {
+    if (!hasTool(cluster.binaries, 'psql'))
+      return t.skip('no psql next to the server binaries (embedded binaries)');
+    home = join(dir, 'export');
+    const url = cluster.url({ user: 'app' }).replace(/\?.*$/, '');
+    const added = await creds(['add', 'app', '--store', 'file', '--password-stdin', '--url', url], {
+      input: appPassword,
+    });
+    assert.equal(added.status, 0, added.stderr);
+    const passfile = join(dir, 'export', 'pgpass');
+    const psql = join(cluster.binDir, 'psql');
+    // The child is psql: it reads PGHOST, PGPORT, PGUSER, PGDATABASE and the passfile, as any libpq tool.
+    const script = `eval "$("$NODE" ${CLI.join(' ')} creds export app --format env --passfile "$PF")" && "$PSQL" -XAtc 'SELECT current_user' && env`;
+    const shell = await sh(script, { PF: passfile, PSQL: psql });
+    assert.equal(shell.status, 0, shell.stderr);
+    const [user, ...envLines] = shell.stdout.split('\n');
+    assert.equal(user, 'app');
+    const childEnv = new Map(envLines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    assert.equal(childEnv.get('PGHOST'), '127.0.0.1');
+    assert.equal(childEnv.get('PGPORT'), String(cluster.port));
+    assert.equal(childEnv.get('PGPASSFILE'), passfile);
+    assert.equal(childEnv.has('PGPASSWORD'), false, 'the password is not in the environment');
+    assertNoCanary(shell.stdout + shell.stderr, appPassword);
+    assert.equal(statSync(passfile).mode & 0o777, 0o600);
+    assert.match(
+      readFileSync(passfile, 'utf8'),
+      new RegExp(`^127\\.0\\.0\\.1:${cluster.port}:postgres:app:`),
+    );
+  });
+
+  test('values that are shell syntax stay literal; dotenv reads back exactly', async () => {
+    home = join(dir, 'export-hostile');
+    const marker = join(dir, 'PWNED');
+    const database = `it's $(touch ${marker}) \`touch ${marker}\` "q" \\ ; end`;
+    const added = await creds(
+      [
+        'add',
+        'odd',
+        '--store',
+        'file',
+        '--password-stdin',
+        '--host',
+        'db.example.com',
+        '--database',
+        database,
+      ],
+      { input: canary() },
+    );
+    assert.equal(added.status, 0, added.stderr);
+    const shell = await sh(`eval "$("$NODE" ${CLI.join(' ')} creds export odd --format env)" && env`, {});
+    assert.equal(shell.status, 0, shell.stderr);
+    assert.ok(shell.stdout.split('\n').includes(`PGDATABASE=${database}`), shell.stdout);
+    assert.match(shell.stderr, /password not included; add --passfile FILE/);
+    assert.equal(existsSync(marker), false, 'nothing in the values ran');
+
+    const dotenv = await creds(['export', 'odd', '--format', 'dotenv']);
+    assert.equal(dotenv.status, 0, dotenv.stderr);
+    assert.doesNotMatch(dotenv.stdout, /^export /m);
+    const parsed = parseDotenv(dotenv.stdout);
+    assert.equal(parsed.get('PGDATABASE'), database);
+    assert.equal(parsed.get('PGHOST'), 'db.example.com');
+
+    const both = await creds([
+      'export',
+      'odd',
+      '--format',
+      'env',
+      '--passfile',
+      join(dir, 'x'),
+      '--password',
+    ]);
+    assert.equal(both.status, 2, both.stderr);
+    const uri = await creds(['export', 'odd', '--format', 'uri', '--passfile', join(dir, 'x')]);
+    assert.equal(uri.status, 2, uri.stderr);
+    assert.match(uri.stderr, /--passfile goes with --format env or dotenv/);
   });
 });
 
