@@ -220,7 +220,8 @@ interface RotateFlags {
 /** Set once --password-stdin consumed standard input: a passphrase cannot be prompted for then. */
 let stdinUsed = false;
 
-function openStore(io: CommandIo): CredentialStore {
+/** The credential store with the CLI's passphrase source (environment, else a prompt); roles apply uses it too. */
+export function openStore(io: CommandIo): CredentialStore {
   return new CredentialStore({
     passphrase: async ({ creating }) => {
       const fromEnv = process.env.PGWARDEN_STORE_PASSPHRASE;
