@@ -24,8 +24,6 @@ export const DEFAULT_WARN_DAYS = 14;
  * names looks like a secret (the format refuses such keys).
  */
 export const storedEnvironmentSchema = keychainEnvironmentSchema.extend({
-  /** Where the password is: the OS keychain (default) or the encrypted file. */
-  store: z.enum(['keychain', 'file']).optional(),
   /** Rotation strategy; default `single`. */
   strategy: z.enum(['single', 'alternating']).optional(),
   /** Alternating strategy: the `<user>` of the pair `<user>` / `<user>_clone`. */

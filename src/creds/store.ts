@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Env } from '../config/env-source.js';
 import { closestName } from '../config/suggest.js';
 import { Secret } from '../redact/secret.js';
-import { pgwardenHome } from '../secrets/keychain-store-format.js';
+import { ENCRYPTED_STORE_FILE, pgwardenHome } from '../secrets/keychain-store-format.js';
 import { CredsError } from './creds-error.js';
 import {
   assertEnvironmentName,
@@ -28,7 +28,7 @@ import { readMetadata, writeMetadata, type MetadataFile } from './metadata-file.
 import type { PasswordBackend } from './password-backend.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, withStoreLock } from './store-lock.js';
 
-export const ENCRYPTED_STORE_FILE = 'credentials.enc';
+export { ENCRYPTED_STORE_FILE } from '../secrets/keychain-store-format.js';
 
 export interface CredentialStoreOptions {
   /** The directory of credentials.json (and credentials.enc). Default `$PGWARDEN_HOME`, else `~/.config/pgwarden`. */

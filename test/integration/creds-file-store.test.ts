@@ -11,6 +11,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createPool } from '../../src/pool/pool.js';
 import { parseDotenv } from '../../src/secrets/dotenv-parser.js';
 import { assertNoCanary, canary, hasTool, startCluster, type Cluster } from '../support/index.js';
 
@@ -18,6 +20,8 @@ const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const passphrase = canary();
 const adminPassword = canary();
 const appPassword = canary();
+const exportPassword = canary();
+const poolPassword = canary();
 let cluster: Cluster;
 let dir: string;
 let home: string;
@@ -56,7 +60,7 @@ function creds(args: string[], options: { input?: string; env?: Record<string, s
   return new Promise((resolve) =>
     child.on('close', (code) => {
       clearInterval(poll);
-      for (const secret of [passphrase, adminPassword]) assertNoCanary(stdout + stderr, secret);
+      for (const secret of [passphrase, adminPassword, poolPassword]) assertNoCanary(stdout + stderr, secret);
       resolve({ status: code ?? -1, stdout, stderr, peakRss });
     }),
   );
@@ -124,6 +128,9 @@ before(async () => {
   cluster = await startCluster();
   await cluster.createRole('admin', { password: adminPassword, attributes: 'LOGIN CREATEROLE' });
   await cluster.createRole('app', { password: appPassword });
+  // Own roles for the export and pool tests: the race test rotates app's password.
+  await cluster.createRole('export_app', { password: exportPassword });
+  await cluster.createRole('pool_app', { password: poolPassword });
 });
 
 after(async () => {
@@ -234,9 +241,9 @@ describe('creds export for shells and .env files (issue 13)', () => {
     if (!hasTool(cluster.binaries, 'psql'))
       return t.skip('no psql next to the server binaries (embedded binaries)');
     home = join(dir, 'export');
-    const url = cluster.url({ user: 'app' }).replace(/\?.*$/, '');
+    const url = cluster.url({ user: 'export_app' }).replace(/\?.*$/, '');
     const added = await creds(['add', 'app', '--store', 'file', '--password-stdin', '--url', url], {
-      input: appPassword,
+      input: exportPassword,
     });
     assert.equal(added.status, 0, added.stderr);
     const passfile = join(dir, 'export', 'pgpass');
@@ -246,17 +253,17 @@ describe('creds export for shells and .env files (issue 13)', () => {
     const shell = await sh(script, { PF: passfile, PSQL: psql });
     assert.equal(shell.status, 0, shell.stderr);
     const [user, ...envLines] = shell.stdout.split('\n');
-    assert.equal(user, 'app');
+    assert.equal(user, 'export_app');
     const childEnv = new Map(envLines.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     assert.equal(childEnv.get('PGHOST'), '127.0.0.1');
     assert.equal(childEnv.get('PGPORT'), String(cluster.port));
     assert.equal(childEnv.get('PGPASSFILE'), passfile);
     assert.equal(childEnv.has('PGPASSWORD'), false, 'the password is not in the environment');
-    assertNoCanary(shell.stdout + shell.stderr, appPassword);
+    assertNoCanary(shell.stdout + shell.stderr, exportPassword);
     assert.equal(statSync(passfile).mode & 0o777, 0o600);
     assert.match(
       readFileSync(passfile, 'utf8'),
-      new RegExp(`^127\\.0\\.0\\.1:${cluster.port}:postgres:app:`),
+      new RegExp(`^127\\.0\\.0\\.1:${cluster.port}:postgres:export_app:`),
     );
   });
 
@@ -305,6 +312,81 @@ describe('creds export for shells and .env files (issue 13)', () => {
     const uri = await creds(['export', 'odd', '--format', 'uri', '--passfile', join(dir, 'x')]);
     assert.equal(uri.status, 2, uri.stderr);
     assert.match(uri.stderr, /--passfile goes with --format env or dotenv/);
+  });
+});
+
+describe('an application reads what creds --store file stored (issue 13)', () => {
+  test('createPool with SECRETS_BACKEND=keychain logs in with the file store; the key is derived once across refreshes', async () => {
+    home = join(dir, 'app-pool');
+    const url = cluster.url({ user: 'pool_app' }).replace(/\?.*$/, '');
+    const added = await creds(['add', 'app', '--store', 'file', '--password-stdin', '--url', url], {
+      input: poolPassword,
+    });
+    assert.equal(added.status, 0, added.stderr);
+    const passphraseFile = join(dir, 'app-pool-passphrase');
+    writeFileSync(passphraseFile, `${passphrase}\n`, { mode: 0o600 });
+    const lines: string[] = [];
+    const pool = await createPool({
+      env: {
+        SECRETS_BACKEND: 'keychain',
+        DB_CREDENTIALS_ENV: 'app',
+        PGWARDEN_HOME: home,
+        PGWARDEN_STORE_PASSPHRASE_FILE: passphraseFile,
+      },
+      logger: {
+        info: (...a: unknown[]) => lines.push(String(a)),
+        warn: (...a: unknown[]) => lines.push(String(a)),
+        error: (...a: unknown[]) => lines.push(String(a)),
+      },
+      idleTimeoutMs: 20,
+      secretsCache: { ttlMs: 30 },
+    });
+    try {
+      for (let i = 0; i < 6; i++) {
+        assert.equal((await pool.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u, 'pool_app');
+        await sleep(60); // idle connections close and the TTL passes: the next query refetches
+      }
+      const info = pool.credentialsInfo();
+      assert.equal(info.backend, 'keychain');
+      assert.equal(info.description.store, 'file');
+      assert.equal(info.description.passphraseSource, 'PGWARDEN_STORE_PASSPHRASE_FILE');
+      assert.ok((info.cache?.fetches as number) >= 3, `fetches ${String(info.cache?.fetches)}`);
+      assert.equal(info.description.keyDerivations, 1, 'scrypt ran once for all the refreshes');
+      for (const line of lines) {
+        assertNoCanary(line, poolPassword);
+        assertNoCanary(line, passphrase);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('no passphrase, a wrong one, a group-readable passphrase file: coded errors naming the setting', async () => {
+    home = join(dir, 'app-pool');
+    const env = { SECRETS_BACKEND: 'keychain', DB_CREDENTIALS_ENV: 'app', PGWARDEN_HOME: home };
+    const bad = join(dir, 'bad-passphrase');
+    writeFileSync(bad, 'not the passphrase at all\n', { mode: 0o600 });
+    const open = join(dir, 'open-passphrase');
+    writeFileSync(open, passphrase, { mode: 0o640 });
+    for (const [extra, code, option] of [
+      [{}, 'PGW_SECRET_CONFIG', 'PGWARDEN_STORE_PASSPHRASE_FILE'],
+      [{ PGWARDEN_STORE_PASSPHRASE_FILE: bad }, 'PGW_SECRET_ACCESS_DENIED', 'PGWARDEN_STORE_PASSPHRASE_FILE'],
+      [
+        { PGWARDEN_STORE_PASSPHRASE_FILE: open },
+        'PGW_SECRET_FILE_PERMISSIONS',
+        'PGWARDEN_STORE_PASSPHRASE_FILE',
+      ],
+    ] as const) {
+      await assert.rejects(
+        createPool({ env: { ...env, ...extra } }),
+        (error: Error & { code?: string; option?: string }) => {
+          assert.equal(error.code, code, error.message);
+          assert.equal(error.option, option);
+          assertNoCanary(error.message, passphrase);
+          return true;
+        },
+      );
+    }
   });
 });
 
