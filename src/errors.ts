@@ -81,6 +81,8 @@ export const ERROR_CODES = {
   PGW_SECRET_MALFORMED: 'The secret value is not in the expected format (e.g. invalid JSON).',
   PGW_SECRET_FIELD_MISSING: 'The secret lacks a required field (e.g. password).',
   PGW_SECRET_BACKEND_UNAVAILABLE: 'The backend could not be reached or answered with a server error.',
+  PGW_SECRET_ABORTED:
+    'The caller cancelled the request with its AbortSignal; nothing is known to be wrong with the backend.',
   PGW_SECRET_VAULT_SEALED: 'Vault is sealed (HTTP 503).',
   PGW_SECRET_TOKEN_EXPIRED: 'The backend token is expired or revoked (Vault 403).',
   PGW_SECRET_LEASE_NOT_RENEWABLE: 'A Vault lease cannot be renewed.',
@@ -94,6 +96,8 @@ export const ERROR_CODES = {
   PGW_CREDS_STORE_LOCKED: 'The credential store is locked, or its passphrase is missing or wrong.',
   PGW_CREDS_STORE_WRITE_FAILED:
     'Writing the credential store (OS keychain, encrypted file or metadata) failed.',
+  PGW_CREDS_STORE_BUSY:
+    'Another pgwarden process held the credential store lock longer than the lock timeout; nothing was changed.',
   PGW_CREDS_METADATA_INVALID:
     'credentials.json (or the encrypted store) is malformed or has unsafe permissions.',
   PGW_CREDS_CONFIRMATION_REQUIRED: 'Changing a production environment needs confirmation (--yes).',

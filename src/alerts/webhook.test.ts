@@ -13,15 +13,20 @@ test('credentials leave the URL for a Basic header; only the origin is shown', (
   assert.equal(String(target.url), '[redacted]');
 });
 
-test('only http(s); credentials in clear only to loopback', () => {
+test('https, or plain http to a loopback receiver only: the URL itself carries the token', () => {
   const refused = (url: string, pattern: RegExp) =>
     assert.throws(
       () => parseWebhookUrl(url),
       (e: Error & { code?: string }) => e.code === 'PGW_ALERTS_CONFIG_INVALID' && pattern.test(e.message),
     );
-  refused('not a url', /not a valid URL/);
-  refused('ftp://example.com/x', /must be an http/);
-  refused('http://u:p@example.com/x', /credentials over plain http to example\.com/);
+  refused('not a url', /--webhook is not a URL/);
+  refused('ftp://example.com/x', /--webhook uses ftp:/);
+  refused('http://u:p@example.com/x', /plain http:\/\/example\.com/);
+  // Before: a token in the path went to any host over plain http.
+  refused('http://example.com/services/T0/B0/token', /plain http:\/\/example\.com/);
+  refused('http://127.0.0.2:9/x', /plain http:\/\/127\.0\.0\.2:9/);
   assert.equal(parseWebhookUrl('http://u:p@127.0.0.1:9/x').display, 'http://127.0.0.1:9');
-  assert.equal(parseWebhookUrl('http://example.com/x').authorization, undefined);
+  assert.equal(parseWebhookUrl('http://localhost:9/x').display, 'http://localhost:9');
+  assert.equal(parseWebhookUrl('http://[::1]:9/x').display, 'http://[::1]:9');
+  assert.equal(parseWebhookUrl('https://example.com/x').authorization, undefined);
 });

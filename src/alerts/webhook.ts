@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { Secret } from '../redact/secret.js';
 import { redact, redactValue } from '../redact/redactor.js';
+import { requireSecureEndpoint } from '../net/secure-endpoint.js';
 import { AlertsError } from './alerts-error.js';
 import type { AlertsReport } from './check.js';
 import type { RuleResult } from './rule-result.js';
@@ -56,40 +57,30 @@ export interface WebhookResult {
   readonly deliveries: readonly WebhookDelivery[];
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 /**
- * Validates a webhook URL. Only http(s); credentials over plain http are
- * refused unless the host is loopback, since they would cross the network
- * in clear.
+ * Validates a webhook URL: https, or plain http to a loopback receiver only
+ * (src/net/secure-endpoint.ts), since the URL itself usually carries the
+ * hook's token.
  */
 export function parseWebhookUrl(value: string | Secret, option = '--webhook'): WebhookTarget {
   const text = value instanceof Secret ? value.reveal() : value;
   // Track the whole URL as a secret before anything can print it.
   if (!(value instanceof Secret)) new Secret(text);
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new AlertsError('PGW_ALERTS_CONFIG_INVALID', `${option} is not a valid URL.`, {
-      option,
-      fix: 'Pass an absolute http:// or https:// URL.',
-    });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new AlertsError('PGW_ALERTS_CONFIG_INVALID', `${option} must be an http:// or https:// URL.`, {
-      option,
-      fix: 'Pass the https:// URL of the webhook receiver.',
-    });
-  }
+  // The URL is a secret (a token in its path or query): one rule for every such endpoint,
+  // https, or plain http on loopback only. Credentials in it become a header, so they are allowed.
+  const url = requireSecureEndpoint(
+    text,
+    { option, service: 'the webhook receiver', refuseCredentials: false },
+    (problem) =>
+      new AlertsError('PGW_ALERTS_CONFIG_INVALID', problem.message, {
+        option,
+        fix:
+          problem.kind === 'malformed'
+            ? 'Pass an absolute https:// URL (plain http only for a receiver on 127.0.0.1, ::1 or localhost).'
+            : 'Use the https:// URL of the webhook receiver.',
+      }),
+  );
   const hasCredentials = url.username !== '' || url.password !== '';
-  if (hasCredentials && url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) {
-    throw new AlertsError(
-      'PGW_ALERTS_CONFIG_INVALID',
-      `${option} carries credentials over plain http to ${url.host}: they would cross the network in clear.`,
-      { option, fix: 'Use an https:// URL.' },
-    );
-  }
   let authorization: Secret | undefined;
   if (hasCredentials) {
     const user = decodeURIComponent(url.username);

@@ -27,8 +27,6 @@ export const DEFAULT_WARN_DAYS = 14;
 // The same zod instance as the schema it extends (the lazily loaded one).
 const z = loadZod();
 export const storedEnvironmentSchema = keychainSchemas().environment.extend({
-  /** Where the password is: the OS keychain (default) or the encrypted file. */
-  store: z.enum(['keychain', 'file']).optional(),
   /** Rotation strategy; default `single`. */
   strategy: z.enum(['single', 'alternating']).optional(),
   /** Alternating strategy: the `<user>` of the pair `<user>` / `<user>_clone`. */

@@ -62,10 +62,16 @@ test('export formats; the password only when given', () => {
   );
   const pw = new Secret("p'w:@/x");
   assert.match(exportEnvironment(e, 'uri', pw), /^postgresql:\/\/app%40corp:p'w%3A%40%2Fx@db/);
+  // Exported and always single-quoted: `eval "$(pgwarden creds export …)"` sets them for child processes.
   assert.equal(
     exportEnvironment(e, 'env', pw),
-    "PGHOST=db.example.com\nPGPORT=5432\nPGDATABASE='app db'\nPGUSER=app@corp\nPGSSLMODE=verify-full\nPGSSLROOTCERT=/etc/ssl/ca.pem\nPGPASSWORD='p'\\''w:@/x'\n",
+    "export PGHOST='db.example.com'\nexport PGPORT='5432'\nexport PGDATABASE='app db'\nexport PGUSER='app@corp'\nexport PGSSLMODE='verify-full'\nexport PGSSLROOTCERT='/etc/ssl/ca.pem'\nexport PGPASSWORD='p'\\''w:@/x'\n",
   );
+  assert.equal(
+    exportEnvironment(e, 'dotenv', { passfile: '/run/app/pgpass' }),
+    "PGHOST='db.example.com'\nPGPORT='5432'\nPGDATABASE='app db'\nPGUSER='app@corp'\nPGSSLMODE='verify-full'\nPGSSLROOTCERT='/etc/ssl/ca.pem'\nPGPASSFILE='/run/app/pgpass'\n",
+  );
+  assert.match(exportEnvironment(e, 'dotenv', pw), /\nPGPASSWORD="p'w:@\/x"\n$/);
   assert.deepEqual(JSON.parse(exportEnvironment(e, 'json')), {
     host: 'db.example.com',
     port: 5432,
@@ -76,4 +82,21 @@ test('export formats; the password only when given', () => {
   });
   assert.equal(JSON.parse(exportEnvironment(e, 'json', pw)).password, "p'w:@/x");
   assert.throws(() => assertExportFormat('yaml'), { code: 'PGW_CREDS_INVALID', option: '--format' });
+});
+
+test('dotenv and shell quoting read back exactly, whatever the value holds', async () => {
+  const { dotenvQuote, shellQuote } = await import('./export.js');
+  const { parseDotenv } = await import('../secrets/dotenv-parser.js');
+  for (const value of [
+    'plain',
+    "it's",
+    'a"b',
+    'x$(id)`id`',
+    'back\\slash',
+    'two\nlines\r',
+    'all \' " $ \\ \n #',
+  ]) {
+    assert.equal(parseDotenv(`V=${dotenvQuote(value)}\n`).get('V'), value, JSON.stringify(value));
+    assert.match(shellQuote(value), /^'.*'$/s);
+  }
 });

@@ -1,63 +1,40 @@
 /**
- * Passwords in one encrypted file, `$PGWARDEN_HOME/credentials.enc`:
- * AES-256-GCM with a key derived from a passphrase by scrypt. Only used when
- * chosen explicitly (`--store file`), for machines without an OS keychain;
- * pgwarden never falls back to it on its own.
+ * Passwords in one encrypted file, `$PGWARDEN_HOME/credentials.enc` (format:
+ * src/secrets/encrypted-store-format.ts). Only used when chosen explicitly
+ * (`--store file`), for machines without an OS keychain; pgwarden never
+ * falls back to it on its own.
  *
- * ```json
- * { "format": "pgwarden-credentials", "version": 1,
- *   "kdf": { "name": "scrypt", "N": 131072, "r": 8, "p": 1, "salt": "<base64>" },
- *   "cipher": "aes-256-gcm", "iv": "<base64>", "tag": "<base64>", "data": "<base64>" }
- * ```
- * The header (everything but iv, tag and data) is authenticated as associated
- * data, so a lowered scrypt cost or a swapped salt is detected like a wrong
- * passphrase. The plaintext is `{"environments": {"<env>": "<password>"}}`.
+ * Every change is a read-modify-write under the store lock
+ * (src/creds/store-lock.ts): the file is re-read inside the lock, so a
+ * concurrent process's change is kept, never overwritten with stale content.
+ * The key is derived once per header and kept, and can be derived before the
+ * lock is taken ({@link FileBackend.prepare}), so the lock is held for
+ * milliseconds, not for a scrypt run.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt as scryptCallback } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { promisify } from 'node:util';
-import { z } from 'zod';
-import { Secret } from '../redact/secret.js';
+import type { Secret } from '../redact/secret.js';
+import {
+  decryptStore,
+  DEFAULT_SCRYPT_COST,
+  deriveStoreKey,
+  EncryptedStoreFormatError,
+  encryptStore,
+  MIN_SCRYPT_COST,
+  newStoreKdf,
+  parseEncryptedStore,
+  storeHeader,
+  type EncryptedStoreFile,
+  type StoreKdf,
+} from '../secrets/encrypted-store-format.js';
 import { CredsError } from './creds-error.js';
 import { ensurePrivateDir, writeFileAtomic } from './metadata-file.js';
 import type { PasswordBackend } from './password-backend.js';
+import { withStoreLock, type StoreLockOptions } from './store-lock.js';
 
-const scrypt = promisify(scryptCallback) as (
-  password: string,
-  salt: Buffer,
-  keylen: number,
-  options: { N: number; r: number; p: number; maxmem: number },
-) => Promise<Buffer>;
-
-const FORMAT = 'pgwarden-credentials';
-/** OWASP's minimum recommendation for scrypt (N=2^17, r=8, p=1): 128 MiB, a fraction of a second. */
-export const DEFAULT_SCRYPT_COST = 2 ** 17;
-const MIN_SCRYPT_COST = 2 ** 14;
+export { DEFAULT_SCRYPT_COST } from '../secrets/encrypted-store-format.js';
 /** A new file's passphrase must be at least this long. */
 export const MIN_PASSPHRASE_LENGTH = 12;
-
-const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
-const fileSchema = z.object({
-  format: z.literal(FORMAT),
-  version: z.literal(1),
-  kdf: z.object({
-    name: z.literal('scrypt'),
-    N: z
-      .number()
-      .int()
-      .min(MIN_SCRYPT_COST)
-      .max(2 ** 22),
-    r: z.number().int().min(1).max(32),
-    p: z.number().int().min(1).max(16),
-    salt: b64,
-  }),
-  cipher: z.literal('aes-256-gcm'),
-  iv: b64,
-  tag: b64,
-  data: b64,
-});
-type EncryptedFile = z.infer<typeof fileSchema>;
 
 export interface EncryptedFileBackendOptions {
   /** The file. */
@@ -70,17 +47,24 @@ export interface EncryptedFileBackendOptions {
   passphrase: PassphraseSource;
   /** scrypt cost N for a new file (a power of two, at least 2^14). Default 2^17. */
   scryptCost?: number;
+  /** Waiting for another process's lock. Default: 30 s. */
+  lock?: StoreLockOptions;
 }
 
 export type PassphraseSource = (context: { creating: boolean; path: string }) => Promise<Secret> | Secret;
 
+/** The encrypted file backend; `prepare()` derives the key ahead of a locked change. */
+export interface FileBackend extends PasswordBackend {
+  prepare(): Promise<void>;
+}
+
 interface Unlocked {
   key: Buffer;
-  kdf: EncryptedFile['kdf'];
+  kdf: StoreKdf;
   passwords: Map<string, Secret>;
 }
 
-export function createEncryptedFileBackend(options: EncryptedFileBackendOptions): PasswordBackend {
+export function createEncryptedFileBackend(options: EncryptedFileBackendOptions): FileBackend {
   const { path } = options;
   const cost = options.scryptCost ?? DEFAULT_SCRYPT_COST;
   if (!Number.isInteger(Math.log2(cost)) || cost < MIN_SCRYPT_COST) {
@@ -89,10 +73,11 @@ export function createEncryptedFileBackend(options: EncryptedFileBackendOptions)
     });
   }
   // The passphrase is asked once per backend and the derived key kept for the
-  // salt it belongs to; the file itself is re-read on every call, so changes
-  // made by another process are never overwritten with stale content.
+  // header it belongs to; the file itself is re-read on every call.
   let passphraseOnce: Promise<Secret> | undefined;
   let cachedKey: { header: string; key: Buffer } | undefined;
+  /** The header a new file gets: fixed per backend, so prepare() and set() agree. */
+  let newKdf: StoreKdf | undefined;
 
   async function getPassphrase(creating: boolean): Promise<Secret> {
     passphraseOnce ??= Promise.resolve()
@@ -118,10 +103,16 @@ export function createEncryptedFileBackend(options: EncryptedFileBackendOptions)
     return passphrase;
   }
 
-  async function keyFor(kdf: EncryptedFile['kdf'], creating: boolean): Promise<Buffer> {
-    const id = header(kdf);
+  async function keyFor(kdf: StoreKdf, creating: boolean): Promise<Buffer> {
+    const id = storeHeader(kdf);
     if (cachedKey?.header === id) return cachedKey.key;
-    const key = await deriveKey(await getPassphrase(creating), kdf);
+    let key: Buffer;
+    try {
+      key = await deriveStoreKey(await getPassphrase(creating), kdf);
+    } catch (error) {
+      if (error instanceof EncryptedStoreFormatError) throw malformed(path, error.message);
+      throw error;
+    }
     cachedKey = { header: id, key };
     return key;
   }
@@ -129,18 +120,18 @@ export function createEncryptedFileBackend(options: EncryptedFileBackendOptions)
   async function unlock(): Promise<Unlocked> {
     const file = await readEncrypted(path);
     if (!file) {
-      const kdf = { name: 'scrypt' as const, N: cost, r: 8, p: 1, salt: randomBytes(16).toString('base64') };
-      return { key: await keyFor(kdf, true), kdf, passwords: new Map() };
+      newKdf ??= newStoreKdf(cost);
+      return { key: await keyFor(newKdf, true), kdf: newKdf, passwords: new Map() };
     }
     const key = await keyFor(file.kdf, false);
-    let plaintext: string;
+    let passwords: Map<string, Secret> | undefined;
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(file.iv, 'base64'));
-      decipher.setAAD(Buffer.from(header(file.kdf)));
-      decipher.setAuthTag(Buffer.from(file.tag, 'base64'));
-      const data = Buffer.from(file.data, 'base64');
-      plaintext = Buffer.concat([decipher.update(data), decipher.final()]).toString('utf8');
-    } catch {
+      passwords = decryptStore(file, key);
+    } catch (error) {
+      if (error instanceof EncryptedStoreFormatError) throw malformed(path, error.message);
+      throw error;
+    }
+    if (!passwords) {
       // A wrong passphrase must be asked again, not reused.
       cachedKey = undefined;
       passphraseOnce = undefined;
@@ -153,74 +144,49 @@ export function createEncryptedFileBackend(options: EncryptedFileBackendOptions)
         },
       );
     }
-    const parsed = z
-      .object({ environments: z.record(z.string(), z.string()) })
-      .safeParse(safeJson(plaintext));
-    if (!parsed.success) throw malformed(path, 'its decrypted content is not the expected JSON');
-    const passwords = new Map(
-      Object.entries(parsed.data.environments).map(([env, pw]) => [env, new Secret(pw)]),
-    );
     return { key, kdf: file.kdf, passwords };
   }
 
   function save(state: Unlocked, passwords: Map<string, Secret>): void {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', state.key, iv);
-    cipher.setAAD(Buffer.from(header(state.kdf)));
-    const plaintext = JSON.stringify({
-      environments: Object.fromEntries([...passwords].map(([env, pw]) => [env, pw.reveal()])),
-    });
-    const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    const file: EncryptedFile = {
-      format: FORMAT,
-      version: 1,
-      kdf: state.kdf,
-      cipher: 'aes-256-gcm',
-      iv: iv.toString('base64'),
-      tag: cipher.getAuthTag().toString('base64'),
-      data: data.toString('base64'),
-    };
     ensurePrivateDir(dirname(path));
-    writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
+    writeFileAtomic(path, encryptStore(state.kdf, state.key, passwords));
   }
+
+  const locked = <T>(fn: () => Promise<T>): Promise<T> => withStoreLock(dirname(path), fn, options.lock);
 
   return {
     kind: 'file',
+    async prepare() {
+      const file = await readEncrypted(path);
+      if (file) await keyFor(file.kdf, false);
+      else {
+        newKdf ??= newStoreKdf(cost);
+        await keyFor(newKdf, true);
+      }
+    },
     async get(environment) {
       if (!(await readEncrypted(path))) return undefined;
       return (await unlock()).passwords.get(environment);
     },
-    async set(environment, password) {
-      const state = await unlock();
-      save(state, new Map([...state.passwords, [environment, password]]));
-    },
-    async delete(environment) {
-      if (!(await readEncrypted(path))) return false;
-      const state = await unlock();
-      if (!state.passwords.has(environment)) return false;
-      const next = new Map(state.passwords);
-      next.delete(environment);
-      save(state, next);
-      return true;
-    },
+    set: (environment, password) =>
+      locked(async () => {
+        const state = await unlock();
+        save(state, new Map([...state.passwords, [environment, password]]));
+      }),
+    delete: (environment) =>
+      locked(async () => {
+        if (!(await readEncrypted(path))) return false;
+        const state = await unlock();
+        if (!state.passwords.has(environment)) return false;
+        const next = new Map(state.passwords);
+        next.delete(environment);
+        save(state, next);
+        return true;
+      }),
   };
 }
 
-/** The authenticated header: everything that decides how the key is derived. */
-function header(kdf: EncryptedFile['kdf']): string {
-  return JSON.stringify({ format: FORMAT, version: 1, kdf, cipher: 'aes-256-gcm' });
-}
-
-async function deriveKey(passphrase: Secret, kdf: EncryptedFile['kdf']): Promise<Buffer> {
-  return scrypt(passphrase.reveal(), Buffer.from(kdf.salt, 'base64'), 32, {
-    N: kdf.N,
-    r: kdf.r,
-    p: kdf.p,
-    maxmem: 256 * kdf.N * kdf.r + 1024 * 1024,
-  });
-}
-
-async function readEncrypted(path: string): Promise<EncryptedFile | undefined> {
+async function readEncrypted(path: string): Promise<EncryptedStoreFile | undefined> {
   let text: string;
   try {
     const info = await stat(path);
@@ -240,16 +206,11 @@ async function readEncrypted(path: string): Promise<EncryptedFile | undefined> {
       cause: error,
     });
   }
-  const parsed = fileSchema.safeParse(safeJson(text));
-  if (!parsed.success) throw malformed(path, 'it is not a pgwarden encrypted credentials file');
-  return parsed.data;
-}
-
-function safeJson(text: string): unknown {
   try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+    return parseEncryptedStore(text);
+  } catch (error) {
+    if (error instanceof EncryptedStoreFormatError) throw malformed(path, error.message);
+    throw error;
   }
 }
 

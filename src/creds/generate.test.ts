@@ -43,3 +43,16 @@ test('bad options are coded errors naming the flag', () => {
   assert.throws(() => parseClasses('lower,emoji'), { code: 'PGW_CREDS_INVALID', option: '--classes' });
   assert.deepEqual(parseClasses('lower, digits'), ['lower', 'digits']);
 });
+
+test('never starts with "{", which secrets backends read as JSON first (issue 12, item 13)', () => {
+  // Symbols only: "{" is 1 of 26 characters, so about 770 of these started with it before.
+  for (let i = 0; i < 20_000; i++) {
+    const pw = generatePassword({ length: 16, classes: ['symbols'] }).reveal();
+    assert.notEqual(pw[0], '{', pw);
+  }
+  // "{" is still drawn elsewhere: only the first position is excluded.
+  const some = Array.from({ length: 2_000 }, () =>
+    generatePassword({ length: 16, classes: ['symbols'] }).reveal(),
+  );
+  assert.ok(some.some((pw) => pw.includes('{')));
+});

@@ -1,7 +1,8 @@
 /**
  * Password generation: a CSPRNG (`crypto.randomInt`, rejection-sampled, so
  * every character is equally likely), at least one character of each chosen
- * class, optionally without look-alike characters.
+ * class, optionally without look-alike characters, and never a leading `{`
+ * (the AWS backends read such a secret as JSON first).
  */
 import { randomInt } from 'node:crypto';
 import { Secret } from '../redact/secret.js';
@@ -60,13 +61,15 @@ export function generatePassword(options: GenerateOptions = {}): Secret {
     options.noAmbiguous ? [...set].filter((ch) => !AMBIGUOUS_CHARACTERS.includes(ch)).join('') : set;
   const sets = classes.map((c) => strip(CHARACTER_CLASSES[c]));
   const alphabet = sets.join('');
-  const chars = Array.from({ length }, () => alphabet[randomInt(alphabet.length)] as string);
   // One character of each class at distinct random positions.
   const positions = new Set<number>();
   while (positions.size < sets.length) positions.add(randomInt(length));
-  [...positions].forEach((position, i) => {
-    const set = sets[i] as string;
-    chars[position] = set[randomInt(set.length)] as string;
+  const classAt = new Map([...positions].map((position, i) => [position, sets[i] as string]));
+  const chars = Array.from({ length }, (_, position) => {
+    let set = classAt.get(position) ?? alphabet;
+    // Never a leading "{": secrets backends read a value that starts with one as JSON first.
+    if (position === 0) set = set.replace('{', '');
+    return set[randomInt(set.length)] as string;
   });
   return new Secret(chars.join(''));
 }

@@ -201,3 +201,25 @@ describe('CredentialStore', () => {
     });
   });
 });
+
+test('__proto__, constructor and other Object.prototype names are unknown environments (issue 12, item 13)', async () => {
+  const { home, store } = fresh('proto');
+  await store.add('prod', { host: 'db' }, { password: new Secret(canary()) });
+  for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    await assert.rejects(store.get(name), { code: 'PGW_CREDS_UNKNOWN_ENV' }, name);
+    await assert.rejects(store.password(name), { code: 'PGW_CREDS_UNKNOWN_ENV' }, name);
+    assert.equal(await store.has(name), false, name);
+  }
+  // The keychain provider reading the same credentials.json finds no metadata for them either.
+  const provider = createKeychainProvider({
+    environment: 'constructor',
+    home,
+    openEntry: () => ({ getPassword: async () => 'y'.repeat(24) }),
+  });
+  const credentials = await provider.fetch();
+  assert.equal(credentials.host, undefined);
+  assert.equal(provider.describe().host, undefined);
+  // "constructor" is a valid name: it can be added and is then found.
+  await store.add('constructor', { host: 'db2' }, { password: new Secret(canary()) });
+  assert.equal((await store.get('constructor')).host, 'db2');
+});

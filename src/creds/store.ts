@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Env } from '../config/env-source.js';
 import { closestName } from '../config/suggest.js';
 import { Secret } from '../redact/secret.js';
-import { pgwardenHome } from '../secrets/keychain-store-format.js';
+import { ENCRYPTED_STORE_FILE, pgwardenHome } from '../secrets/keychain-store-format.js';
 import { CredsError } from './creds-error.js';
 import {
   assertEnvironmentName,
@@ -22,12 +22,13 @@ import {
   type StoreKind,
   type StoredEnvironment,
 } from './environment.js';
-import { createEncryptedFileBackend, type PassphraseSource } from './file-backend.js';
+import { createEncryptedFileBackend, type FileBackend, type PassphraseSource } from './file-backend.js';
 import { createKeychainBackend } from './keychain-backend.js';
 import { readMetadata, writeMetadata, type MetadataFile } from './metadata-file.js';
 import type { PasswordBackend } from './password-backend.js';
+import { DEFAULT_LOCK_TIMEOUT_MS, withStoreLock } from './store-lock.js';
 
-export const ENCRYPTED_STORE_FILE = 'credentials.enc';
+export { ENCRYPTED_STORE_FILE } from '../secrets/keychain-store-format.js';
 
 export interface CredentialStoreOptions {
   /** The directory of credentials.json (and credentials.enc). Default `$PGWARDEN_HOME`, else `~/.config/pgwarden`. */
@@ -44,6 +45,12 @@ export interface CredentialStoreOptions {
   now?: () => Date;
   /** Writes credentials.json. Default: an atomic write (0600, directory 0700). Tests inject failures here. */
   writeMetadata?: (home: string, environments: MetadataFile) => void;
+  /**
+   * How long a change waits for another process holding the store lock
+   * before failing with `PGW_CREDS_STORE_BUSY`. Default:
+   * `PGWARDEN_LOCK_TIMEOUT_MS`, else 30 000 ms.
+   */
+  lockTimeoutMs?: number;
 }
 
 /** What {@link CredentialStore.add} needs besides the connection fields. */
@@ -53,6 +60,8 @@ export interface AddOptions {
   store?: StoreKind;
   /** Days until the password should be rotated; 0 turns expiry off. Default 90. */
   expiresDays?: number;
+  /** A fixed expiry instead of `expiresDays` (the `valid_until` of a roles file). */
+  expiresAt?: Date;
 }
 
 export interface UpdateOptions {
@@ -79,10 +88,12 @@ export class CredentialStore {
   readonly #backends: Record<StoreKind, () => PasswordBackend>;
   readonly #now: () => Date;
   readonly #writeMetadata: (home: string, environments: MetadataFile) => void;
+  readonly #lockTimeoutMs: number;
 
   constructor(options: CredentialStoreOptions = {}) {
     const env = options.env ?? process.env;
     this.home = options.home ?? pgwardenHome(env);
+    this.#lockTimeoutMs = options.lockTimeoutMs ?? lockTimeoutFromEnv(env.PGWARDEN_LOCK_TIMEOUT_MS);
     this.#now = options.now ?? (() => new Date());
     this.#writeMetadata = options.writeMetadata ?? writeMetadata;
     const linuxStore = env.PGWARDEN_KEYCHAIN_STORE;
@@ -114,7 +125,11 @@ export class CredentialStore {
     this.#backends = {
       keychain: () => (keychain ??= createKeychainBackend(linuxStore ? { linuxStore } : {})),
       file: () =>
-        (file ??= createEncryptedFileBackend({ path: join(this.home, ENCRYPTED_STORE_FILE), passphrase })),
+        (file ??= createEncryptedFileBackend({
+          path: join(this.home, ENCRYPTED_STORE_FILE),
+          passphrase,
+          lock: { timeoutMs: this.#lockTimeoutMs },
+        })),
     };
   }
 
@@ -133,7 +148,7 @@ export class CredentialStore {
   }
 
   async has(name: string): Promise<boolean> {
-    return (await readMetadata(this.home))[name] !== undefined;
+    return Object.hasOwn(await readMetadata(this.home), name);
   }
 
   /** The stored password. @throws CredsError `PGW_CREDS_STORE_UNAVAILABLE` when the store has no entry. */
@@ -153,7 +168,7 @@ export class CredentialStore {
   /** Throws unless `name` is a valid, unused environment name. */
   async assertCanAdd(name: string): Promise<void> {
     assertEnvironmentName(name);
-    if ((await readMetadata(this.home))[name]) {
+    if (Object.hasOwn(await readMetadata(this.home), name)) {
       throw new CredsError('PGW_CREDS_ENV_EXISTS', `The environment "${name}" already exists.`, {
         option: '<env>',
         fix: `Change it with: pgwarden creds update ${name}`,
@@ -168,9 +183,15 @@ export class CredentialStore {
     const stored: StoredEnvironment = {
       ...fieldsToStored(fields),
       store,
-      ...expiryFields(this.#now(), options.expiresDays ?? DEFAULT_EXPIRES_DAYS),
+      ...(options.expiresAt
+        ? expiryFieldsUntil(this.#now(), options.expiresAt)
+        : expiryFields(this.#now(), options.expiresDays ?? DEFAULT_EXPIRES_DAYS)),
     };
-    await this.#write(name, stored, store, options.password);
+    await this.#locked(store, async () => {
+      // Checked again under the lock: another process may have added it meanwhile.
+      await this.assertCanAdd(name);
+      await this.#write(name, stored, store, options.password);
+    });
     return toCredentialEnvironment(name, stored);
   }
 
@@ -179,6 +200,15 @@ export class CredentialStore {
     name: string,
     fields: EnvironmentFields,
     options: UpdateOptions = {},
+  ): Promise<CredentialEnvironment> {
+    const kind = (await this.get(name)).store;
+    return this.#locked(kind, () => this.#update(name, fields, options));
+  }
+
+  async #update(
+    name: string,
+    fields: EnvironmentFields,
+    options: UpdateOptions,
   ): Promise<CredentialEnvironment> {
     const all = await readMetadata(this.home);
     const current = this.#require(all, name);
@@ -199,6 +229,11 @@ export class CredentialStore {
 
   /** Records a rotated password (and, for the alternating strategy, the role now in use). */
   async recordRotation(name: string, record: RotationRecord): Promise<CredentialEnvironment> {
+    const kind = (await this.get(name)).store;
+    return this.#locked(kind, () => this.#recordRotation(name, record));
+  }
+
+  async #recordRotation(name: string, record: RotationRecord): Promise<CredentialEnvironment> {
     const all = await readMetadata(this.home);
     const current = this.#require(all, name);
     const days = toCredentialEnvironment(name, current).expiresDays;
@@ -217,12 +252,15 @@ export class CredentialStore {
 
   /** Removes an environment and its password. */
   async remove(name: string): Promise<{ passwordDeleted: boolean }> {
-    const all = await readMetadata(this.home);
-    const current = this.#require(all, name);
-    const passwordDeleted = await this.#backends[current.store ?? 'keychain']().delete(name);
-    delete all[name];
-    this.#writeMetadata(this.home, all);
-    return { passwordDeleted };
+    const kind = (await this.get(name)).store;
+    return this.#locked(kind, async () => {
+      const all = await readMetadata(this.home);
+      const current = this.#require(all, name);
+      const passwordDeleted = await this.#backends[current.store ?? 'keychain']().delete(name);
+      delete all[name];
+      this.#writeMetadata(this.home, all);
+      return { passwordDeleted };
+    });
   }
 
   /** The expiry date a password set at `changedAt` (default now) gets, for rotation's VALID UNTIL. */
@@ -235,8 +273,19 @@ export class CredentialStore {
     return this.#now();
   }
 
+  /**
+   * Runs a read-modify-write of credentials.json (and credentials.enc) under
+   * the store lock, everything re-read inside it. The encrypted file's key
+   * is derived before the lock is taken, so the lock is held briefly.
+   */
+  async #locked<T>(kind: StoreKind, fn: () => Promise<T>): Promise<T> {
+    if (kind === 'file') await (this.#backends.file() as Partial<FileBackend>).prepare?.();
+    return withStoreLock(this.home, fn, { timeoutMs: this.#lockTimeoutMs });
+  }
+
   #require(all: Record<string, StoredEnvironment>, name: string): StoredEnvironment {
-    const found = all[name];
+    // Own properties only: "__proto__" or "constructor" must not find Object.prototype's.
+    const found = Object.hasOwn(all, name) ? all[name] : undefined;
     if (found) return found;
     const guess = closestName(name, Object.keys(all));
     throw new CredsError('PGW_CREDS_UNKNOWN_ENV', `No stored environment is called "${name.slice(0, 80)}".`, {
@@ -285,6 +334,35 @@ export class CredentialStore {
       throw error;
     }
   }
+}
+
+function lockTimeoutFromEnv(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_LOCK_TIMEOUT_MS;
+  const ms = Number(value);
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new CredsError(
+      'PGW_CREDS_INVALID',
+      'PGWARDEN_LOCK_TIMEOUT_MS must be a whole number of milliseconds.',
+      {
+        option: 'PGWARDEN_LOCK_TIMEOUT_MS',
+        fix: 'Unset it (30 000 ms) or set e.g. PGWARDEN_LOCK_TIMEOUT_MS=60000.',
+      },
+    );
+  }
+  return ms;
+}
+
+/** The metadata of a password set at `now` that expires at a fixed moment (a roles file's valid_until). */
+function expiryFieldsUntil(
+  now: Date,
+  until: Date,
+): Pick<StoredEnvironment, 'updated_at' | 'expires_at' | 'expires_days'> {
+  const days = Math.max(0, Math.ceil((until.getTime() - now.getTime()) / 86_400_000));
+  return {
+    updated_at: now.toISOString(),
+    expires_at: until.toISOString(),
+    expires_days: Math.min(days, 36_500),
+  };
 }
 
 function asWriteError(error: unknown, message: string): CredsError {

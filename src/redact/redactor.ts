@@ -4,20 +4,43 @@
  * Two layers, both compiled once (as pino does) and not per call:
  * - patterns that recognise the *shape* of a secret: credentials in URLs,
  *   `password=` pairs, bearer and Vault tokens, AWS secret keys, PEM private keys;
- * - the exact values of every {@link Secret} this process created, so a
- *   password that appears bare in a driver message is caught as well.
+ * - the exact values of the {@link Secret}s in use, so a password that
+ *   appears bare in a driver message is caught as well.
+ *
+ * The second layer is bounded: a value is tracked while a Secret holding it
+ * is in use, and dropped when the last such Secret is retired (the
+ * credentials cache retires superseded passwords, tokens are retired when
+ * they expire), so an application that rotates IAM tokens or Vault leases
+ * for months matches against the few values alive now, not every value it
+ * ever saw. Values that could be ordinary words are not matched bare at all
+ * (see ordinary-text.ts).
  */
+import { couldBeOrdinaryText } from './ordinary-text.js';
 
 export const REDACTED = '[redacted]';
 
-const SHAPE_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
+/** Keys whose value follows them in `key=value`, `key: value` or JSON form. */
+const SECRET_PAIR =
+  /\b((?:[a-z_]*password|passwd|pwd|passphrase|secret(?:_?access)?_?key|secret|client_secret|token|api_?key)["']?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&}'"]+)/gi;
+
+/**
+ * `password: Invalid input` is prose, not a pair: after `key:` and a space,
+ * an unquoted word followed by more words is left alone. `password=…`, quoted
+ * values and a value ending its line are still redacted.
+ */
+function redactPair(match: string, key: string, value: string, offset: number, text: string): string {
+  if (/:\s+$/.test(key) && /^[A-Za-z]+$/.test(value)) {
+    const after = text.slice(offset + match.length, offset + match.length + 2);
+    if (/^ [A-Za-z]/.test(after)) return match;
+  }
+  return `${key}${REDACTED}`;
+}
+
+const SHAPE_PATTERNS: ReadonlyArray<readonly [RegExp, string | ((...args: never[]) => string)]> = [
   // scheme://user:password@host  →  scheme://user:[redacted]@host
   [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s@/]*@/gi, `$1:${REDACTED}@`],
   // password=... / passwd: ... / secret="..." in conninfo strings, logs or JSON
-  [
-    /\b((?:[a-z_]*password|passwd|pwd|passphrase|secret(?:_?access)?_?key|secret|client_secret|token|api_?key)["']?\s*[=:]\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;&}'"]+)/gi,
-    `$1${REDACTED}`,
-  ],
+  [SECRET_PAIR, redactPair as (...args: never[]) => string],
   // HTTP authorization headers
   [/\b(authorization["']?\s*[:=]\s*["']?(?:bearer|basic|token)\s+)[^\s"',}]+/gi, `$1${REDACTED}`],
   [/\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1${REDACTED}`],
@@ -31,30 +54,100 @@ const SHAPE_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
   ],
 ];
 
-const MIN_TRACKED_SECRET_LENGTH = 4;
+/** One tracked value: how many live Secrets hold it, and the forms it is matched in. */
+interface TrackedValue {
+  holders: number;
+  /** The value and, when different, its URL-encoded form (drivers echo connection strings). */
+  forms: readonly string[];
+}
 
-/** Values registered by Secret instances; kept sorted longest first. */
-const trackedSecrets = new Set<string>();
+const tracked = new Map<string, TrackedValue>();
 let trackedPattern: RegExp | undefined;
+/** Handles with an expiry, checked when {@link redact} runs. */
+const expiring = new Set<SecretTracking>();
+const expiryOf = new WeakMap<SecretTracking, number>();
+let nextExpiry = Number.POSITIVE_INFINITY;
+
+/** A Secret's hold on its value; releasing the last hold stops matching the value. */
+export interface SecretTracking {
+  /** Stops tracking (idempotent). */
+  release(): void;
+  /** Releases automatically at `at` (an IAM token or lease that no server accepts afterwards). */
+  releaseAt(at: Date): void;
+}
+
+const NOT_TRACKED: SecretTracking = Object.freeze({ release: () => undefined, releaseAt: () => undefined });
 
 function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Registers an exact secret value so {@link redact} removes it wherever it appears. */
-export function trackSecretValue(value: string): void {
-  if (value.length < MIN_TRACKED_SECRET_LENGTH || trackedSecrets.has(value)) return;
-  trackedSecrets.add(value);
-  // Also catch the URL-encoded form, as drivers sometimes echo connection strings.
-  const encoded = encodeURIComponent(value);
-  if (encoded !== value) trackedSecrets.add(encoded);
-  trackedPattern = undefined;
+/**
+ * Tracks an exact secret value so {@link redact} removes it wherever it
+ * appears, until the returned handle is released. Values that could be
+ * ordinary text are not tracked (the shape patterns still apply to them).
+ */
+export function trackSecretValue(value: string): SecretTracking {
+  if (couldBeOrdinaryText(value)) return NOT_TRACKED;
+  const entry = tracked.get(value);
+  if (entry) entry.holders += 1;
+  else {
+    const encoded = encodeURIComponent(value);
+    tracked.set(value, { holders: 1, forms: encoded === value ? [value] : [value, encoded] });
+    trackedPattern = undefined;
+  }
+  let released = false;
+  const handle: SecretTracking = {
+    release() {
+      if (released) return;
+      released = true;
+      expiring.delete(handle);
+      const current = tracked.get(value);
+      if (!current) return;
+      current.holders -= 1;
+      if (current.holders <= 0) {
+        tracked.delete(value);
+        trackedPattern = undefined;
+      }
+    },
+    releaseAt(at: Date) {
+      if (released) return;
+      const time = at.getTime();
+      if (Number.isNaN(time)) return;
+      expiryOf.set(handle, time);
+      expiring.add(handle);
+      nextExpiry = Math.min(nextExpiry, time);
+    },
+  };
+  return handle;
+}
+
+function releaseExpired(now: number): void {
+  if (now < nextExpiry) return;
+  nextExpiry = Number.POSITIVE_INFINITY;
+  for (const handle of [...expiring]) {
+    const at = expiryOf.get(handle) ?? Number.POSITIVE_INFINITY;
+    if (at <= now) handle.release();
+    else nextExpiry = Math.min(nextExpiry, at);
+  }
+}
+
+/**
+ * How many distinct secret values are matched bare right now. Bounded by
+ * the Secrets in use, not by the process's uptime; tests and `doctor` read it.
+ */
+export function trackedSecretCount(): number {
+  releaseExpired(Date.now());
+  return tracked.size;
 }
 
 function compiledTrackedPattern(): RegExp | undefined {
-  if (trackedSecrets.size === 0) return undefined;
+  if (tracked.size === 0) return undefined;
   if (!trackedPattern) {
-    const alternatives = [...trackedSecrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    const alternatives = [...tracked.values()]
+      .flatMap((entry) => entry.forms)
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp);
     trackedPattern = new RegExp(alternatives.join('|'), 'g');
   }
   return trackedPattern;
@@ -63,9 +156,12 @@ function compiledTrackedPattern(): RegExp | undefined {
 /** Returns `text` with every recognisable secret replaced by `[redacted]`. */
 export function redact(text: string): string {
   let out = text;
-  const tracked = compiledTrackedPattern();
-  if (tracked) out = out.replace(tracked, REDACTED);
-  for (const [pattern, replacement] of SHAPE_PATTERNS) out = out.replace(pattern, replacement);
+  releaseExpired(Date.now());
+  const exact = compiledTrackedPattern();
+  if (exact) out = out.replace(exact, REDACTED);
+  for (const [pattern, replacement] of SHAPE_PATTERNS) {
+    out = out.replace(pattern, replacement as (substring: string, ...args: unknown[]) => string);
+  }
   return out;
 }
 

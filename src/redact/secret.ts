@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { REDACTED, trackSecretValue } from './redactor.js';
+import { REDACTED, trackSecretValue, type SecretTracking } from './redactor.js';
 
 /**
  * Holds a secret value (password, token, passphrase) so that it cannot leak by
@@ -9,10 +9,26 @@ import { REDACTED, trackSecretValue } from './redactor.js';
  */
 export class Secret {
   readonly #value: string;
+  readonly #tracking: SecretTracking;
 
   constructor(value: string) {
     this.#value = value;
-    trackSecretValue(value);
+    this.#tracking = trackSecretValue(value);
+  }
+
+  /**
+   * Stops matching this value in redacted output once no other Secret holds
+   * it: call it when the value is superseded (a rotated password, a replaced
+   * token), so redaction stays bounded by the secrets in use. The value can
+   * still be revealed.
+   */
+  retire(): void {
+    this.#tracking.release();
+  }
+
+  /** {@link retire} at `at`: for a token or lease no server accepts after that. */
+  retireAt(at: Date): void {
+    this.#tracking.releaseAt(at);
   }
 
   /** The plaintext. Call it only at the point of use (the driver, a hash). */

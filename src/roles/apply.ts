@@ -7,13 +7,16 @@
  * the store and the database never disagree.
  */
 
+import { escapeLiteral } from 'pg';
 import { PgwardenError } from '../errors.js';
 import { classifyQueryError } from '../pool/classify-error.js';
 import type { WardenPool } from '../pool/pool.js';
 import type { Secret } from '../redact/secret.js';
 import { scramSha256Verifier, serverScramIterations } from '../sql/scram-verifier.js';
 import { generatePassword } from '../creds/generate.js';
+import { DEFAULT_EXPIRES_DAYS, type StoreKind } from '../creds/environment.js';
 import type { CredentialStore } from '../creds/store.js';
+import { quoteIdentifier } from '../sql/sql.js';
 import { planRoles, type PlannedStatement, type RolesPlan } from './plan.js';
 import { RolesError } from './roles-error.js';
 import type { RolesFile } from './roles-file.js';
@@ -21,6 +24,10 @@ import type { RolesFile } from './roles-file.js';
 export interface ApplyOptions {
   /** Where login passwords come from and generated ones go. Needed only when the file has `password:` entries. */
   store?: CredentialStore | (() => CredentialStore);
+  /** Where a generated first password is kept: the OS keychain or the encrypted file. Default `keychain`. */
+  storeKind?: StoreKind;
+  /** Days until a generated first password expires (its VALID UNTIL and the creds expiry). Default 90. */
+  expiresDays?: number;
 }
 
 export interface ApplyReport extends RolesPlan {
@@ -60,20 +67,28 @@ export async function applyRoles(
       hasCredentials: async (env) => (options.store ? getStore().has(env) : true),
     });
     const iterations = plan.statements.some((s) => s.password) ? await serverScramIterations(client) : 0;
-    const generated: Array<{ env: string; role: string; password: Secret }> = [];
+    const generated: Generated[] = [];
+    const applied: string[] = [];
     for (const statement of plan.statements) {
       let text = statement.sql;
+      let expiry: Date | 'never' | undefined;
       if (statement.password) {
-        const password = await loginPassword(
-          getStore(),
-          statement.password.creds,
-          statement.password.role,
-          generated,
-        );
-        text = statement.password.render(scramSha256Verifier(password, iterations));
+        const { role, creds } = statement.password;
+        const password = await loginPassword(getStore(), creds, role, file, options, generated);
+        text = statement.password.render(scramSha256Verifier(password.secret, iterations));
+        expiry = password.validUntil;
       }
       failed = statement;
       await client.query(text);
+      applied.push(statement.sql);
+      if (statement.password && expiry instanceof Date) {
+        // The role's expiry, when the file sets none: the password's, so the
+        // server refuses it on the day `creds check` calls it expired.
+        const until = `ALTER ROLE ${quoteIdentifier(statement.password.role)} VALID UNTIL ${escapeLiteral(expiry.toISOString())}`;
+        failed = { sql: until, reason: `login ${statement.password.role}: password expiry` };
+        await client.query(until);
+        applied.push(until);
+      }
       failed = undefined;
     }
     for (const g of generated) {
@@ -89,13 +104,17 @@ export async function applyRoles(
             ? { sslRootCert: pool.config.tls.rootCert.path }
             : {}),
         },
-        { password: g.password },
+        {
+          password: g.password,
+          store: options.storeKind ?? 'keychain',
+          ...(g.expiresAt ? { expiresAt: g.expiresAt } : { expiresDays: g.expiresDays }),
+        },
       );
       stored.push(g.env);
     }
     await client.query('COMMIT');
     client.release();
-    return { ...plan, applied: plan.statements.map((s) => s.sql), storedCredentials: stored };
+    return { ...plan, applied, storedCredentials: stored };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     client.release();
@@ -120,13 +139,29 @@ export async function applyRoles(
   }
 }
 
-/** The stored password of `env`, or a new one to be stored after the statements ran. */
+interface Generated {
+  env: string;
+  role: string;
+  password: Secret;
+  /** The creds expiry: a fixed date (the file's valid_until) or a period. */
+  expiresAt: Date | undefined;
+  expiresDays: number;
+}
+
+/**
+ * The stored password of `env`, or a new one to be stored after the
+ * statements ran; with the VALID UNTIL the role needs besides the file's
+ * own (`undefined` when the file sets one, or when there is no expiry).
+ */
 async function loginPassword(
   store: CredentialStore,
   env: string,
   role: string,
-  generated: Array<{ env: string; role: string; password: Secret }>,
-): Promise<Secret> {
+  file: RolesFile,
+  options: ApplyOptions,
+  generated: Generated[],
+): Promise<{ secret: Secret; validUntil: Date | undefined }> {
+  const fileUntil = file.logins[role]?.valid_until;
   if (await store.has(env)) {
     const environment = await store.get(env);
     if (environment.user !== undefined && environment.user !== role) {
@@ -139,9 +174,23 @@ async function loginPassword(
         },
       );
     }
-    return store.password(env);
+    return {
+      secret: await store.password(env),
+      validUntil: fileUntil === undefined ? environment.expiresAt : undefined,
+    };
   }
   const password = generatePassword();
-  generated.push({ env, role, password });
-  return password;
+  const days = options.expiresDays ?? DEFAULT_EXPIRES_DAYS;
+  const fixed = fileUntil !== undefined && fileUntil !== 'infinity' ? new Date(fileUntil) : undefined;
+  const validUntil =
+    fileUntil === undefined && days > 0 ? new Date(store.now().getTime() + days * 86_400_000) : undefined;
+  // One instant for the server's VALID UNTIL and the stored expiry.
+  generated.push({
+    env,
+    role,
+    password,
+    expiresAt: fixed ?? validUntil,
+    expiresDays: fileUntil === 'infinity' ? 0 : days,
+  });
+  return { secret: password, validUntil };
 }

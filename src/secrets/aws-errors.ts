@@ -1,4 +1,4 @@
-import type { SecretError } from '../errors.js';
+import { SecretError } from '../errors.js';
 import { backendError } from './backend-error.js';
 
 /** The AWS service a backend reads, as its messages and fixes name it. */
@@ -72,6 +72,8 @@ const NETWORK_CODES = new Set([
  * secret values, so they are kept (redaction still runs over them).
  */
 export function mapAwsError(error: unknown, context: AwsErrorContext): SecretError {
+  // Already coded by pgwarden inside the SDK's stack (the secure-endpoint check).
+  if (error instanceof SecretError) return error;
   const e = (error ?? {}) as SdkErrorShape;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const aws =
@@ -173,6 +175,18 @@ export function mapAwsError(error: unknown, context: AwsErrorContext): SecretErr
     );
   }
   const code = typeof e.code === 'string' ? e.code : undefined;
+  if (code === 'ERR_INVALID_URL') {
+    // A malformed endpoint_url in the AWS config file reaches us only at the first request.
+    return backendError(
+      'PGW_SECRET_CONFIG',
+      backend,
+      `the endpoint the AWS SDK resolved for ${service.label} is not a valid URL.`,
+      details(
+        service.endpointOption,
+        `Fix ${service.endpointOption}, AWS_ENDPOINT_URL or endpoint_url in the AWS config file (an https:// address).`,
+      ),
+    );
+  }
   const endpoint = context.endpoint ?? 'the regional endpoint';
   if ((code !== undefined && NETWORK_CODES.has(code)) || name === 'TimeoutError') {
     return backendError(

@@ -7,7 +7,8 @@ import { abortedError, backendError } from './backend-error.js';
 import { firstVar, readVar, requireVar, type EnvSource } from './env-source.js';
 import { defaultSecretLogger, type SecretLogger } from './logger.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
-import { mapAwsError } from './aws-errors.js';
+import { checkAwsEndpointSetting, guardAwsClient } from './aws-endpoint.js';
+import { mapAwsError, SECRETS_MANAGER } from './aws-errors.js';
 import { credentialsFromSecretText } from './secret-text.js';
 
 const BACKEND = 'aws-secrets-manager';
@@ -20,9 +21,14 @@ export interface AwsSecretsManagerSettings {
   region?: string | undefined;
   /**
    * A custom endpoint (VPC endpoint, FIPS, a local test server). Default: the
-   * SDK's, which also honours `AWS_ENDPOINT_URL_SECRETS_MANAGER` itself.
+   * SDK's, which also honours `AWS_ENDPOINT_URL_SECRETS_MANAGER` and
+   * `endpoint_url` in `~/.aws/config` itself. Whatever the SDK resolves must
+   * be https, or plain http on 127.0.0.1, ::1 or localhost: anything else is
+   * refused with `PGW_SECRET_CONFIG` before a request is sent.
    */
   endpoint?: string | undefined;
+  /** The setting `endpoint` came from, for messages. Default: `endpoint`. */
+  endpointOption?: string | undefined;
   /**
    * Extra SDK client settings (`credentials`, `maxAttempts`, `requestHandler`…).
    * Default: none, so credentials come from the SDK's default chain (IAM role,
@@ -50,8 +56,16 @@ export function awsSecretsManagerSettingsFromEnv(env: EnvSource): AwsSecretsMana
       'the secret (name or ARN) holding the database credentials',
     ),
     region: firstVar(env, ['AWS_REGION', 'AWS_DEFAULT_REGION'])?.value,
-    endpoint: readVar(env, 'AWS_ENDPOINT_URL_SECRETS_MANAGER') ?? readVar(env, 'AWS_ENDPOINT_URL'),
+    ...endpointFromEnv(env),
   };
+}
+
+function endpointFromEnv(env: EnvSource): Pick<AwsSecretsManagerSettings, 'endpoint' | 'endpointOption'> {
+  for (const option of ['AWS_ENDPOINT_URL_SECRETS_MANAGER', 'AWS_ENDPOINT_URL']) {
+    const endpoint = readVar(env, option);
+    if (endpoint !== undefined) return { endpoint, endpointOption: option };
+  }
+  return {};
 }
 
 /**
@@ -72,22 +86,38 @@ export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSetti
       fix: 'Set DB_SECRET_ID to the secret name or ARN.',
     });
   }
+  if (settings.client === undefined) {
+    checkAwsEndpointSetting(
+      settings.endpoint,
+      BACKEND,
+      SECRETS_MANAGER,
+      settings.endpointOption ?? 'endpoint',
+    );
+  }
   const logger = settings.logger ?? defaultSecretLogger;
   let client: Promise<SecretsManagerClient> | undefined;
   const ownsClient = settings.client === undefined;
   const warnEngine = { warned: false };
+  const warnBare = { warned: false };
+  let resolvedEndpoint: string | undefined;
 
   const getClient = (): Promise<SecretsManagerClient> => {
-    client ??= settings.client
-      ? Promise.resolve(settings.client)
-      : import('@aws-sdk/client-secrets-manager').then(
-          (sdk) =>
-            new sdk.SecretsManagerClient({
-              ...settings.clientConfig,
-              ...(settings.region === undefined ? {} : { region: settings.region }),
-              ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-            }),
-        );
+    client ??= (
+      settings.client
+        ? Promise.resolve(settings.client)
+        : import('@aws-sdk/client-secrets-manager').then(
+            (sdk) =>
+              new sdk.SecretsManagerClient({
+                ...settings.clientConfig,
+                ...(settings.region === undefined ? {} : { region: settings.region }),
+                ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+              }),
+          )
+    ).then((c) => {
+      // Also a client given ready-made: the rule is about where the password travels.
+      guardAwsClient(c, BACKEND, SECRETS_MANAGER, (origin) => (resolvedEndpoint = origin));
+      return c;
+    });
     return client;
   };
 
@@ -133,6 +163,7 @@ export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSetti
       option: 'DB_SECRET_ID',
       logger,
       warnEngine,
+      warnBare,
     });
     if (output.VersionId !== undefined) credentials.version = output.VersionId;
     return credentials;
@@ -157,7 +188,12 @@ export function createAwsSecretsManagerProvider(settings: AwsSecretsManagerSetti
       client = undefined;
     },
     describe(): ProviderDescription {
-      return { backend: BACKEND, secretId, region: settings.region, endpoint: settings.endpoint };
+      return {
+        backend: BACKEND,
+        secretId,
+        region: settings.region,
+        endpoint: settings.endpoint ?? resolvedEndpoint,
+      };
     },
   };
 }

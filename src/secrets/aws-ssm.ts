@@ -3,6 +3,7 @@ import { abortedError, backendError } from './backend-error.js';
 import { firstVar, readVar, requireVar, type EnvSource } from './env-source.js';
 import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
+import { checkAwsEndpointSetting, guardAwsClient } from './aws-endpoint.js';
 import { mapAwsError, type AwsService } from './aws-errors.js';
 import { credentialsFromSecretText } from './secret-text.js';
 
@@ -23,8 +24,15 @@ export interface AwsSsmSettings {
   parameter: string;
   /** The region. Default: the SDK chain (`AWS_REGION`, the profile, instance metadata). */
   region?: string | undefined;
-  /** A custom endpoint (VPC endpoint, a local test server). Default: the SDK's, which also honours `AWS_ENDPOINT_URL_SSM`. */
+  /**
+   * A custom endpoint (VPC endpoint, a local test server). Default: the SDK's,
+   * which also honours `AWS_ENDPOINT_URL_SSM` and `endpoint_url` in
+   * `~/.aws/config`. Whatever the SDK resolves must be https, or plain http
+   * on 127.0.0.1, ::1 or localhost (`PGW_SECRET_CONFIG` otherwise).
+   */
   endpoint?: string | undefined;
+  /** The setting `endpoint` came from, for messages. Default: `endpoint`. */
+  endpointOption?: string | undefined;
   /** Extra SDK client settings (`credentials`, `maxAttempts`…). Default: none, so the SDK's default credential chain. */
   clientConfig?: SSMClientConfig | undefined;
   /** A ready client; `region`, `endpoint` and `clientConfig` are then ignored. Default: one is created. */
@@ -43,8 +51,16 @@ export function awsSsmSettingsFromEnv(env: EnvSource): AwsSsmSettings {
       'the Parameter Store parameter (a SecureString) holding the database password or credentials',
     ),
     region: firstVar(env, ['AWS_REGION', 'AWS_DEFAULT_REGION'])?.value,
-    endpoint: readVar(env, 'AWS_ENDPOINT_URL_SSM') ?? readVar(env, 'AWS_ENDPOINT_URL'),
+    ...endpointFromEnv(env),
   };
+}
+
+function endpointFromEnv(env: EnvSource): Pick<AwsSsmSettings, 'endpoint' | 'endpointOption'> {
+  for (const option of ['AWS_ENDPOINT_URL_SSM', 'AWS_ENDPOINT_URL']) {
+    const endpoint = readVar(env, option);
+    if (endpoint !== undefined) return { endpoint, endpointOption: option };
+  }
+  return {};
 }
 
 /**
@@ -62,24 +78,34 @@ export function createAwsSsmProvider(settings: AwsSsmSettings): SecretProvider {
       fix: 'Set DB_SSM_PARAMETER to the parameter name (/app/prod/db) or ARN.',
     });
   }
+  if (settings.client === undefined) {
+    checkAwsEndpointSetting(settings.endpoint, BACKEND, SSM, settings.endpointOption ?? 'endpoint');
+  }
   const logger = settings.logger ?? defaultSecretLogger;
   const ownsClient = settings.client === undefined;
+  let resolvedEndpoint: string | undefined;
   const warnEngine = { warned: false };
+  const warnBare = { warned: false };
   let warnedPlain = false;
   const where = `parameter "${parameter}"`;
   let client: Promise<SSMClient> | undefined;
 
   const getClient = (): Promise<SSMClient> => {
-    client ??= settings.client
-      ? Promise.resolve(settings.client)
-      : import('@aws-sdk/client-ssm').then(
-          (sdk) =>
-            new sdk.SSMClient({
-              ...settings.clientConfig,
-              ...(settings.region === undefined ? {} : { region: settings.region }),
-              ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
-            }),
-        );
+    client ??= (
+      settings.client
+        ? Promise.resolve(settings.client)
+        : import('@aws-sdk/client-ssm').then(
+            (sdk) =>
+              new sdk.SSMClient({
+                ...settings.clientConfig,
+                ...(settings.region === undefined ? {} : { region: settings.region }),
+                ...(settings.endpoint === undefined ? {} : { endpoint: settings.endpoint }),
+              }),
+          )
+    ).then((c) => {
+      guardAwsClient(c, BACKEND, SSM, (origin) => (resolvedEndpoint = origin));
+      return c;
+    });
     return client;
   };
 
@@ -120,6 +146,7 @@ export function createAwsSsmProvider(settings: AwsSsmSettings): SecretProvider {
         option: SSM.option,
         logger,
         warnEngine,
+        warnBare,
       });
       if (found.Version !== undefined) credentials.version = String(found.Version);
       return credentials;
@@ -129,7 +156,12 @@ export function createAwsSsmProvider(settings: AwsSsmSettings): SecretProvider {
       client = undefined;
     },
     describe(): ProviderDescription {
-      return { backend: BACKEND, parameter, region: settings.region, endpoint: settings.endpoint };
+      return {
+        backend: BACKEND,
+        parameter,
+        region: settings.region,
+        endpoint: settings.endpoint ?? resolvedEndpoint,
+      };
     },
   };
 }

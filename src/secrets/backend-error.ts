@@ -33,19 +33,29 @@ export function isSecretError(error: unknown, ...codes: ErrorCode[]): error is S
   return error instanceof SecretError && (codes.length === 0 || codes.includes(error.pgwardenCode));
 }
 
-/** The operation was cancelled by the caller's AbortSignal. */
-export function abortedError(backend: string, signal: AbortSignal): SecretError {
+/**
+ * The operation was cancelled through an AbortSignal. A timeout (the
+ * cache's fetch timeout, or a signal whose reason is a `TimeoutError`) says
+ * the backend did not answer: `PGW_SECRET_BACKEND_UNAVAILABLE`. Any other
+ * abort, and every abort of a caller's own signal (`byCaller`), is the
+ * caller's decision: `PGW_SECRET_ABORTED`, which alerting on backend
+ * outages must not count.
+ */
+export function abortedError(
+  backend: string,
+  signal: AbortSignal,
+  options: { byCaller?: boolean } = {},
+): SecretError {
   const reason: unknown = signal.reason;
-  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
-  return backendError(
-    'PGW_SECRET_BACKEND_UNAVAILABLE',
-    backend,
-    timedOut ? 'the request timed out.' : 'the request was aborted.',
-    {
-      fix: timedOut
-        ? 'Check that the backend is reachable and healthy, or raise the fetch timeout.'
-        : 'Nothing to do if the abort was intended.',
+  const timedOut = !options.byCaller && reason instanceof Error && reason.name === 'TimeoutError';
+  if (timedOut) {
+    return backendError('PGW_SECRET_BACKEND_UNAVAILABLE', backend, 'the request timed out.', {
+      fix: 'Check that the backend is reachable and healthy, or raise the fetch timeout.',
       cause: reason,
-    },
-  );
+    });
+  }
+  return backendError('PGW_SECRET_ABORTED', backend, 'the request was cancelled by its caller.', {
+    fix: 'Nothing to do if the cancellation was intended.',
+    cause: reason,
+  });
 }

@@ -160,6 +160,8 @@ describe('CachedCredentials', () => {
       ttlMs: 30,
       staleGraceMs: 5_000,
       refreshWindow: [1, 1],
+      // Short, so recovery is seen within the polling below (the backoff has its own tests).
+      retryBackoffMs: [20, 20],
       logger,
     });
     await cache.get();
@@ -365,9 +367,16 @@ describe('CachedCredentials', () => {
     const first = cache.get(controller.signal);
     const second = cache.get();
     controller.abort();
-    await assert.rejects(first, { code: 'PGW_SECRET_BACKEND_UNAVAILABLE' });
+    // Its own code: a cancellation is not an outage (issue 12, "also known").
+    await assert.rejects(first, { code: 'PGW_SECRET_ABORTED', message: /cancelled by its caller/ });
     assert.equal((await second).user, 'u');
     assert.equal(provider.calls, 1);
+    // Already aborted, and a caller's own timeout signal: still the caller's decision.
+    const gone = new AbortController();
+    gone.abort();
+    await assert.rejects(cache.get(gone.signal), { code: 'PGW_SECRET_ABORTED' });
+    cache.invalidate();
+    await assert.rejects(cache.get(AbortSignal.timeout(1)), { code: 'PGW_SECRET_ABORTED' });
     await cache.close();
   });
 
@@ -417,5 +426,124 @@ describe('CachedCredentials', () => {
     await cache.close();
     assert.ok(closed);
     await assert.rejects(cache.get(), { code: 'PGW_SECRET_BACKEND_UNAVAILABLE' });
+  });
+});
+
+describe('redaction stays bounded by the secrets in use (issue 12, item 9)', () => {
+  test('10 000 rotations through the cache: only the current password and the one it replaced stay tracked', async () => {
+    const { trackedSecretCount, redact } = await import('../redact/redactor.js');
+    const generated: string[] = [];
+    const provider = new ScriptedProvider(() => {
+      const value = canary();
+      generated.push(value);
+      return { user: 'app', password: new Secret(value), version: value.slice(7, 23) };
+    });
+    // ttlMs 0: every get() is a fetch, so every get() rotates.
+    const cache = new CachedCredentials(provider, { ttlMs: 0, staleGraceMs: 0 });
+    let rotations = 0;
+    cache.on('rotate', () => (rotations += 1));
+    for (let i = 0; i < 10_000; i++) await cache.get();
+    assert.equal(provider.calls, 10_000);
+    assert.equal(rotations, 9_999);
+    const stillTracked = generated.filter((value) => redact(value) !== value);
+    // The current one, and the one before (connections opened with it may still be open).
+    assert.deepEqual(stillTracked, generated.slice(-2));
+    // The whole process's tracked set is bounded too, not 10 000 entries.
+    assert.ok(trackedSecretCount() < 50, `tracked ${trackedSecretCount()} values`);
+    await cache.close();
+    assert.deepEqual(
+      generated.slice(-2).filter((value) => redact(value) !== value),
+      [],
+    );
+  });
+
+  test('the same value fetched again stays tracked until close; a token is dropped once it expires', async () => {
+    const { redact } = await import('../redact/redactor.js');
+    const fixed = canary();
+    const same = new CachedCredentials(new ScriptedProvider(() => ({ password: new Secret(fixed) })), {
+      ttlMs: 0,
+    });
+    for (let i = 0; i < 100; i++) await same.get();
+    assert.equal(redact(fixed), '[redacted]');
+    await same.close();
+    assert.equal(redact(fixed), fixed);
+
+    const tokenValue = canary();
+    const token = new CachedCredentials(
+      new ScriptedProvider(() => ({
+        password: new Secret(tokenValue),
+        passwordIsToken: true,
+        expiresAt: new Date(Date.now() + 50),
+      })),
+      { ttlMs: 60_000, expiryMarginMs: 0 },
+    );
+    await token.get();
+    assert.equal(redact(tokenValue), '[redacted]');
+    await sleep(80);
+    assert.equal(redact(tokenValue), tokenValue);
+    await token.close();
+  });
+});
+
+describe('backoff during an outage (issue 12, "also known")', () => {
+  test('however often callers ask, the backend is called with growing gaps while it fails', async () => {
+    const times: number[] = [];
+    const provider = new ScriptedProvider(() => ({ user: 'app', password: new Secret(canary()) }));
+    const fetch = provider.fetch.bind(provider);
+    provider.fetch = (signal) => {
+      times.push(Date.now());
+      return fetch(signal);
+    };
+    const cache = new CachedCredentials(provider, {
+      ttlMs: 20,
+      staleGraceMs: 60_000,
+      refreshWindow: [1, 1],
+      retryBackoffMs: [100, 400],
+      random: () => 0, // no jitter: the gaps are exactly 100, 200, 400, 400 ms
+      logger: capture().logger,
+    });
+    await cache.get();
+    provider.failWith = 'PGW_SECRET_BACKEND_UNAVAILABLE';
+    await sleep(30);
+    times.length = 0;
+    const until = Date.now() + 1_300;
+    let answered = 0;
+    while (Date.now() < until) {
+      // Stale credentials, at once, every time.
+      assert.equal((await cache.get()).user, 'app');
+      answered += 1;
+      await sleep(5);
+    }
+    // Without a backoff every call started a fetch (one per call).
+    assert.ok(times.length >= 3 && times.length <= 6, `${times.length} backend calls`);
+    assert.ok(answered > 4 * times.length, `${answered} calls, ${times.length} backend calls`);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    assert.ok(gaps[0]! >= 95 && gaps[1]! >= 195 && gaps[2]! >= 395, `gaps ${gaps.join(', ')}`);
+    const stats = cache.stats();
+    assert.equal(stats.consecutiveFailures, times.length);
+    assert.ok(stats.retryAt && stats.retryAt.getTime() >= times.at(-1)! + 395);
+
+    // Recovery: the next allowed call succeeds and the backoff is gone.
+    provider.failWith = undefined;
+    await sleep(450);
+    await cache.get();
+    await sleep(20);
+    assert.equal(cache.stats().consecutiveFailures, 0);
+    assert.equal(cache.stats().retryAt, undefined);
+    await cache.close();
+  });
+
+  test('with nothing cached, a caller during the backoff gets the last error without a backend call', async () => {
+    const provider = new ScriptedProvider(() => ({ user: 'app', password: new Secret(canary()) }));
+    provider.failWith = 'PGW_SECRET_VAULT_SEALED';
+    const cache = new CachedCredentials(provider, { retryBackoffMs: [150, 150], random: () => 0 });
+    await assert.rejects(cache.get(), { code: 'PGW_SECRET_VAULT_SEALED' });
+    for (let i = 0; i < 20; i++) await assert.rejects(cache.get(), { code: 'PGW_SECRET_VAULT_SEALED' });
+    assert.equal(provider.calls, 1);
+    await sleep(160);
+    provider.failWith = undefined;
+    assert.equal((await cache.get()).user, 'app');
+    assert.equal(provider.calls, 2);
+    await cache.close();
   });
 });

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { SecretError, type ErrorCode } from '../errors.js';
 import { abortedError, backendError } from './backend-error.js';
 import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
+import type { Secret } from '../redact/secret.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
 
 /** Options of {@link CachedCredentials}. */
@@ -32,6 +33,15 @@ export interface CachedCredentialsOptions {
   expiryMarginMs?: number | undefined;
   /** A backend fetch taking longer fails with `PGW_SECRET_BACKEND_UNAVAILABLE`. Default: 10 000 ms. */
   fetchTimeoutMs?: number | undefined;
+  /**
+   * Backoff between backend calls while the backend fails, as
+   * `[first, max]` in ms: after the n-th failure in a row the next call waits
+   * `min(max, first · 2^(n-1))`, jittered down by up to half, so a fleet does
+   * not hammer a backend that is down, nor come back in lockstep. Meanwhile
+   * callers get stale credentials (within the grace) or, with none, the last
+   * error at once. `[0, 0]` retries on every call. Default: `[1000, 60000]`.
+   */
+  retryBackoffMs?: readonly [number, number] | undefined;
   /** Receives `PGW_SECRET_STALE` and refresh-failure warnings. Default: {@link defaultSecretLogger}. */
   logger?: SecretLogger | undefined;
   /** Random source in [0, 1) for the jitter; tests pin it. Default: `Math.random`. */
@@ -53,6 +63,10 @@ export interface CachedCredentialsStats {
   /** Code of the last failed fetch; cleared by the next successful one. */
   lastErrorCode: ErrorCode | undefined;
   lastErrorAt: Date | undefined;
+  /** Failed fetches in a row; 0 once one succeeds. */
+  consecutiveFailures: number;
+  /** During an outage: no backend call before this (the backoff). */
+  retryAt: Date | undefined;
 }
 
 /** Listener of the `rotate` event: the credentials changed (user, password or version). */
@@ -77,6 +91,7 @@ const DEFAULTS = {
   refreshWindow: [0.8, 0.9] as const,
   expiryMarginMs: 5 * 60_000,
   fetchTimeoutMs: 10_000,
+  retryBackoffMs: [1_000, 60_000] as const,
 };
 
 /**
@@ -88,6 +103,8 @@ const DEFAULTS = {
  * - bounded stale-if-error: during an outage the last credentials are served
  *   for `staleGraceMs`, with one `PGW_SECRET_STALE` warning per outage; past
  *   the grace the backend's own coded error is thrown;
+ * - exponential backoff with jitter between backend calls during an outage,
+ *   however many callers ask;
  * - `invalidate()` after an authentication failure;
  * - a `rotate` event when the credentials change.
  */
@@ -105,9 +122,28 @@ export class CachedCredentials {
   readonly #unsubscribe: (() => void) | undefined;
 
   #entry: CacheEntry | undefined;
+  /**
+   * The password the current one replaced: still matched by redaction (open
+   * connections and the AWSPREVIOUS fallback may still use it), and retired
+   * at the next rotation, so redaction tracks two passwords per cache, not
+   * every one since startup.
+   */
+  #superseded: Secret | undefined;
   #inflight: Promise<CacheEntry> | undefined;
   /** Set while the backend fails; one warning of each kind per outage. */
-  #outage: { since: number; staleWarned: boolean; refreshWarned: boolean } | undefined;
+  #outage:
+    | {
+        since: number;
+        staleWarned: boolean;
+        refreshWarned: boolean;
+        failures: number;
+        /** No backend call before this. */
+        retryAt: number;
+        lastError: SecretError;
+      }
+    | undefined;
+  readonly #backoffFirstMs: number;
+  readonly #backoffMaxMs: number;
   #closed = false;
   readonly #stats: CachedCredentialsStats = {
     fetches: 0,
@@ -117,6 +153,8 @@ export class CachedCredentials {
     lastFetchAt: undefined,
     lastErrorCode: undefined,
     lastErrorAt: undefined,
+    consecutiveFailures: 0,
+    retryAt: undefined,
   };
 
   constructor(provider: SecretProvider, options: CachedCredentialsOptions = {}) {
@@ -143,6 +181,9 @@ export class CachedCredentials {
       'fetchTimeoutMs',
       1,
     );
+    const [first, max] = options.retryBackoffMs ?? DEFAULTS.retryBackoffMs;
+    this.#backoffFirstMs = nonNegative(first, 'retryBackoffMs');
+    this.#backoffMaxMs = Math.max(this.#backoffFirstMs, nonNegative(max, 'retryBackoffMs'));
     this.#logger = options.logger ?? defaultSecretLogger;
     this.#random = options.random ?? Math.random;
     this.#unsubscribe = provider.onRotate?.((credentials) => {
@@ -162,12 +203,12 @@ export class CachedCredentials {
    */
   async get(signal?: AbortSignal): Promise<Credentials> {
     if (this.#closed) throw this.#closedError();
-    if (signal?.aborted) throw abortedError(this.backend, signal);
+    if (signal?.aborted) throw abortedError(this.backend, signal, { byCaller: true });
     const entry = this.#entry;
     const now = Date.now();
     if (entry && !entry.invalidated && now < entry.freshUntil) {
       this.#stats.hits += 1;
-      if (now >= entry.refreshAt) this.#refresh().catch(() => undefined);
+      if (now >= entry.refreshAt && !this.#backingOff(now)) this.#refresh().catch(() => undefined);
       return entry.credentials;
     }
     // During a known outage, callers are not made to wait for yet another
@@ -176,8 +217,14 @@ export class CachedCredentials {
     const stale = this.#outage ? this.#staleEntry(now) : undefined;
     if (stale) {
       this.#stats.staleServed += 1;
-      this.#refresh().catch(() => undefined);
+      if (!this.#backingOff(now)) this.#refresh().catch(() => undefined);
       return stale.credentials;
+    }
+    // Nothing to serve and the backend failed moments ago: answer with its
+    // error now instead of calling it again before the backoff allows.
+    if (this.#outage && this.#backingOff(now) && !this.#inflight) {
+      this.#stats.misses += 1;
+      throw this.#outage.lastError;
     }
     this.#stats.misses += 1;
     try {
@@ -244,6 +291,9 @@ export class CachedCredentials {
     this.#closed = true;
     this.#unsubscribe?.();
     this.#events.removeAllListeners();
+    this.#entry?.credentials.password?.retire();
+    this.#superseded?.retire();
+    this.#superseded = undefined;
     this.#entry = undefined;
     await this.#provider.close?.();
   }
@@ -272,9 +322,12 @@ export class CachedCredentials {
     const previous = this.#entry;
     const entry = this.#makeEntry(credentials, Date.now());
     this.#entry = entry;
+    this.#retireReplaced(previous?.credentials.password, credentials);
     this.#stats.lastFetchAt = new Date(entry.fetchedAt);
     this.#stats.lastErrorCode = undefined;
     this.#stats.lastErrorAt = undefined;
+    this.#stats.consecutiveFailures = 0;
+    this.#stats.retryAt = undefined;
     if (this.#outage) {
       const seconds = Math.round((entry.fetchedAt - this.#outage.since) / 1000);
       this.#outage = undefined;
@@ -288,6 +341,21 @@ export class CachedCredentials {
       this.#events.emit('rotate', credentials, previous.credentials);
     }
     return entry;
+  }
+
+  /** Keeps redaction bounded: a replaced password stops being tracked (one generation late). */
+  #retireReplaced(replaced: Secret | undefined, current: Credentials): void {
+    const password = current.password;
+    // A token no server accepts after its expiry need not be matched after it either.
+    if (password && current.passwordIsToken && current.expiresAt) password.retireAt(current.expiresAt);
+    if (!replaced || replaced === password) return;
+    if (password && replaced.equals(password)) {
+      // The same value fetched again: the new Secret tracks it.
+      replaced.retire();
+      return;
+    }
+    this.#superseded?.retire();
+    this.#superseded = replaced;
   }
 
   #makeEntry(credentials: Credentials, now: number): CacheEntry {
@@ -311,6 +379,11 @@ export class CachedCredentials {
     };
   }
 
+  /** True while the backoff after a failure forbids another backend call. */
+  #backingOff(now: number): boolean {
+    return this.#outage !== undefined && now < this.#outage.retryAt;
+  }
+
   /** The cached entry if it may still be served during an outage. */
   #staleEntry(now: number): CacheEntry | undefined {
     const entry = this.#entry;
@@ -323,7 +396,20 @@ export class CachedCredentials {
     const now = Date.now();
     this.#stats.lastErrorCode = error.pgwardenCode;
     this.#stats.lastErrorAt = new Date(now);
-    this.#outage ??= { since: now, staleWarned: false, refreshWarned: false };
+    this.#outage ??= {
+      since: now,
+      staleWarned: false,
+      refreshWarned: false,
+      failures: 0,
+      retryAt: now,
+      lastError: error,
+    };
+    this.#outage.failures += 1;
+    this.#outage.lastError = error;
+    const delay = Math.min(this.#backoffMaxMs, this.#backoffFirstMs * 2 ** (this.#outage.failures - 1));
+    this.#outage.retryAt = now + delay * (1 - this.#random() / 2);
+    this.#stats.consecutiveFailures = this.#outage.failures;
+    this.#stats.retryAt = new Date(this.#outage.retryAt);
     const entry = this.#entry;
     // A failure while the cache is still fresh goes unnoticed by callers:
     // say it once, so an operator can act before the grace runs out.
@@ -364,7 +450,7 @@ export class CachedCredentials {
       }, this.#fetchTimeoutMs);
       const onAbort = () => {
         controller.abort(callerSignal?.reason);
-        reject(abortedError(this.backend, callerSignal as AbortSignal));
+        reject(abortedError(this.backend, callerSignal as AbortSignal, { byCaller: true }));
       };
       callerSignal?.addEventListener('abort', onAbort, { once: true });
       work.then(resolve, reject).finally(() => {
@@ -378,7 +464,7 @@ export class CachedCredentials {
   #wait(flight: Promise<CacheEntry>, signal: AbortSignal | undefined): Promise<CacheEntry> {
     if (!signal) return flight;
     return new Promise<CacheEntry>((resolve, reject) => {
-      const onAbort = () => reject(abortedError(this.backend, signal));
+      const onAbort = () => reject(abortedError(this.backend, signal, { byCaller: true }));
       signal.addEventListener('abort', onAbort, { once: true });
       flight.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });

@@ -33,6 +33,8 @@ export const KEYCHAIN_SERVICE = 'pgwarden';
 /** The current format version; readers refuse newer ones instead of misreading them. */
 export const KEYCHAIN_STORE_VERSION = 1;
 export const KEYCHAIN_STORE_FILE = 'credentials.json';
+/** The encrypted store next to it (`pgwarden creds --store file`). */
+export const ENCRYPTED_STORE_FILE = 'credentials.enc';
 
 /** Environment names double as keychain account names: keep them portable. */
 export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -51,6 +53,11 @@ function buildSchemas(zod: typeof z) {
     sslrootcert: zod.string().min(1).optional(),
     /** Marks production credentials; `pgwarden creds` asks for confirmation before touching them. */
     production: zod.boolean().optional(),
+    /**
+     * Where the password is: the OS keychain (default) or the encrypted file
+     * `credentials.enc` next to this one (`pgwarden creds add --store file`).
+     */
+    store: zod.enum(['keychain', 'file']).optional(),
     /** When the password was last set (ISO 8601). */
     updated_at: zod.iso.datetime({ offset: true }).optional(),
     /** When the password should be rotated by (ISO 8601), e.g. 90 days after `updated_at`. */

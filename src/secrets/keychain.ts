@@ -6,12 +6,19 @@ import { readVar, requireVar, type EnvSource } from './env-source.js';
 import {
   ENVIRONMENT_NAME,
   KEYCHAIN_SERVICE,
+  ENCRYPTED_STORE_FILE,
   KEYCHAIN_STORE_FILE,
   KeychainStoreFormatError,
   parseKeychainStore,
   pgwardenHome,
   type KeychainEnvironmentMetadata,
 } from './keychain-store-format.js';
+import {
+  createEncryptedStoreReader,
+  storePassphraseFromEnv,
+  type EncryptedStoreReader,
+  type StorePassphrase,
+} from './encrypted-store-reader.js';
 import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
 import type { SecretError } from '../errors.js';
@@ -48,9 +55,20 @@ export interface KeychainSettings {
   openEntry?: KeychainEntryFactory | undefined;
   /** Receives the expired-password warning. Default: {@link defaultSecretLogger}. */
   logger?: SecretLogger | undefined;
+  /**
+   * The passphrase of the encrypted store, used when credentials.json says
+   * the environment's password is in `credentials.enc` (`creds add --store
+   * file`). Default: none; from the environment,
+   * `PGWARDEN_STORE_PASSPHRASE_FILE` (preferred) or `PGWARDEN_STORE_PASSPHRASE`.
+   */
+  storePassphrase?: StorePassphrase | undefined;
 }
 
-/** Reads `DB_CREDENTIALS_ENV` (required), `PGWARDEN_HOME` and `PGWARDEN_KEYCHAIN_STORE`. */
+/**
+ * Reads `DB_CREDENTIALS_ENV` (required), `PGWARDEN_HOME`,
+ * `PGWARDEN_KEYCHAIN_STORE`, and for an environment kept in the encrypted
+ * file `PGWARDEN_STORE_PASSPHRASE_FILE` or `PGWARDEN_STORE_PASSPHRASE`.
+ */
 export function keychainSettingsFromEnv(env: EnvSource): KeychainSettings {
   const store = readVar(env, 'PGWARDEN_KEYCHAIN_STORE');
   if (store !== undefined && store !== 'secret-service' && store !== 'keyutils') {
@@ -64,19 +82,23 @@ export function keychainSettingsFromEnv(env: EnvSource): KeychainSettings {
       },
     );
   }
+  const passphrase = storePassphraseFromEnv(env);
   return {
     environment: requireVar(env, 'DB_CREDENTIALS_ENV', BACKEND, 'the environment (keychain account) to read'),
     home: pgwardenHome(env),
     linuxStore: store,
+    ...(passphrase ? { storePassphrase: passphrase } : {}),
   };
 }
 
 /**
- * The `keychain` backend: the password from the OS credential store (macOS
- * Keychain, Windows Credential Manager, Secret Service on Linux), written by
- * `pgwarden creds`; user, host, port and database from the non-secret
- * credentials.json next to it, if present. Meant for workstations and
- * operators' machines, where no secrets manager runs.
+ * The `keychain` backend: what `pgwarden creds` stored, from either store.
+ * The password comes from the OS credential store (macOS Keychain, Windows
+ * Credential Manager, Secret Service on Linux), or from the encrypted file
+ * `credentials.enc` when credentials.json says `"store": "file"` (headless
+ * servers: `creds add --store file`); user, host, port and database from
+ * credentials.json, if present. Meant for workstations and servers where no
+ * secrets manager runs.
  */
 export function createKeychainProvider(settings: KeychainSettings): SecretProvider {
   const environment = settings.environment;
@@ -87,7 +109,9 @@ export function createKeychainProvider(settings: KeychainSettings): SecretProvid
     });
   }
   const service = settings.service ?? KEYCHAIN_SERVICE;
-  const metadataFile = join(settings.home ?? pgwardenHome(process.env), KEYCHAIN_STORE_FILE);
+  const home = settings.home ?? pgwardenHome(process.env);
+  const metadataFile = join(home, KEYCHAIN_STORE_FILE);
+  let fileStore: EncryptedStoreReader | undefined;
   const logger = settings.logger ?? defaultSecretLogger;
   const openEntry =
     settings.openEntry ??
@@ -104,17 +128,29 @@ export function createKeychainProvider(settings: KeychainSettings): SecretProvid
       if (signal?.aborted) throw abortedError(BACKEND, signal);
       const metadata = await readMetadata(metadataFile, environment);
       lastMetadata = metadata;
-      let password: string | null;
-      try {
-        const entry = await openEntry(service, environment);
-        password = await entry.getPassword(signal);
-      } catch (error) {
-        if (signal?.aborted) throw abortedError(BACKEND, signal);
-        throw mapKeyringError(error, service, environment);
+      let secret: Secret;
+      if (metadata?.store === 'file') {
+        // One reader for the provider's life: the key is derived once, not on every refresh.
+        fileStore ??= createEncryptedStoreReader(
+          join(home, ENCRYPTED_STORE_FILE),
+          settings.storePassphrase,
+          BACKEND,
+        );
+        secret = await fileStore.password(environment);
+      } else {
+        let password: string | null;
+        try {
+          const entry = await openEntry(service, environment);
+          password = await entry.getPassword(signal);
+        } catch (error) {
+          if (signal?.aborted) throw abortedError(BACKEND, signal);
+          throw mapKeyringError(error, service, environment);
+        }
+        if (password === null || password === '') throw noEntryError(service, environment);
+        secret = new Secret(password);
       }
-      if (password === null || password === '') throw noEntryError(service, environment);
 
-      const credentials: Credentials = { password: new Secret(password) };
+      const credentials: Credentials = { password: secret };
       if (metadata?.user) credentials.user = metadata.user;
       if (metadata?.host) credentials.host = metadata.host;
       if (metadata?.port) credentials.port = metadata.port;
@@ -144,6 +180,13 @@ export function createKeychainProvider(settings: KeychainSettings): SecretProvid
         service,
         environment,
         metadataFile,
+        store: lastMetadata?.store ?? 'keychain',
+        ...(lastMetadata?.store === 'file'
+          ? {
+              passphraseSource: settings.storePassphrase?.from ?? 'none',
+              keyDerivations: fileStore?.keyDerivations ?? 0,
+            }
+          : {}),
         user: lastMetadata?.user,
         host: lastMetadata?.host,
         sslmode: lastMetadata?.sslmode,
@@ -173,7 +216,9 @@ export async function readMetadata(
     });
   }
   try {
-    return parseKeychainStore(text).environments[environment];
+    const { environments } = parseKeychainStore(text);
+    // Own properties only: "constructor" must not find Object.prototype's.
+    return Object.hasOwn(environments, environment) ? environments[environment] : undefined;
   } catch (error) {
     if (!(error instanceof KeychainStoreFormatError)) throw error;
     throw backendError(

@@ -4,7 +4,6 @@
  * a plain string that is the password alone.
  */
 import { Secret } from '../redact/secret.js';
-import { backendError } from './backend-error.js';
 import { credentialsFromObject, RDS_SECRET_FIELDS } from './credential-fields.js';
 import { logSecretEvent, type SecretLogger } from './logger.js';
 import type { Credentials } from './provider.js';
@@ -21,31 +20,35 @@ export interface SecretTextContext {
   logger: SecretLogger;
   /** Called once per provider: a non-PostgreSQL `engine` is warned about once. */
   warnEngine: { warned: boolean };
+  /** Once per provider: a bare password that starts with `{` is noted once. Default: never noted. */
+  warnBare?: { warned: boolean } | undefined;
 }
 
+/**
+ * A text that is a JSON object is the RDS format; anything else, including
+ * a password that merely starts with `{` (one in 88 generated ones used to),
+ * is the bare password. A typo in hand-written JSON therefore surfaces as a
+ * failed login, so it is said once at info level, without the text.
+ */
 export function credentialsFromSecretText(text: string, ctx: SecretTextContext): Credentials {
   if (!text.trimStart().startsWith('{')) return { password: new Secret(text) };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    // The parser's message can quote the text around the error, which is
-    // the password: never attach it, not even as a cause.
-    throw backendError(
-      'PGW_SECRET_MALFORMED',
-      ctx.backend,
-      `${ctx.where} starts with "{" but is not valid JSON.`,
-      {
-        option: ctx.option,
-        fix: 'Store valid JSON in the RDS format {"username": …, "password": …}, or the bare password as plain text.',
-      },
-    );
+    // The parser's message quotes the text, which is the password: never keep it.
+    value = undefined;
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw backendError('PGW_SECRET_MALFORMED', ctx.backend, `${ctx.where} is JSON but not an object.`, {
-      option: ctx.option,
-      fix: 'Store a JSON object in the RDS format {"username": …, "password": …}.',
-    });
+    if (ctx.warnBare && !ctx.warnBare.warned) {
+      ctx.warnBare.warned = true;
+      logSecretEvent(ctx.logger, {
+        level: 'info',
+        backend: ctx.backend,
+        message: `${ctx.where} starts with "{" but is not a JSON object: it is used as the bare password.`,
+      });
+    }
+    return { password: new Secret(text) };
   }
   const object = value as Record<string, unknown>;
   const engine = object.engine;

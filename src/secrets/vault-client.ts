@@ -3,6 +3,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { SecretError } from '../errors.js';
 import type { Secret } from '../redact/secret.js';
+import { requireSecureEndpoint } from '../net/secure-endpoint.js';
 import { abortedError, backendError } from './backend-error.js';
 
 /** Vault answers are small JSON documents; anything bigger is not Vault. */
@@ -70,32 +71,19 @@ export class VaultClient {
   constructor(settings: VaultClientSettings, backend: string) {
     this.#backend = backend;
     this.#settings = Object.freeze({ ...settings });
-    let url: URL;
-    try {
-      url = new URL(settings.address);
-    } catch {
-      throw backendError('PGW_SECRET_CONFIG', backend, 'VAULT_ADDR is not a valid URL.', {
-        option: 'VAULT_ADDR',
-        fix: 'Set VAULT_ADDR to https://<host>:8200.',
-      });
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw backendError(
-        'PGW_SECRET_CONFIG',
-        backend,
-        `VAULT_ADDR uses ${url.protocol}; expected https: or http:.`,
-        {
+    // One rule for every endpoint that carries a secret: https, or plain http on loopback only.
+    const url = requireSecureEndpoint(
+      settings.address,
+      { option: 'VAULT_ADDR', service: 'Vault' },
+      (problem) =>
+        backendError('PGW_SECRET_CONFIG', backend, problem.message, {
           option: 'VAULT_ADDR',
-          fix: 'Set VAULT_ADDR to https://<host>:8200.',
-        },
-      );
-    }
-    if (url.username !== '' || url.password !== '') {
-      throw backendError('PGW_SECRET_CONFIG', backend, 'VAULT_ADDR must not contain credentials.', {
-        option: 'VAULT_ADDR',
-        fix: 'Remove the user:password@ part; authenticate with VAULT_TOKEN, AppRole or Kubernetes.',
-      });
-    }
+          fix:
+            problem.kind === 'credentials'
+              ? 'Remove the user:password@ part; authenticate with VAULT_TOKEN, AppRole or Kubernetes.'
+              : 'Set VAULT_ADDR to https://<host>:8200 (plain http only for a Vault on 127.0.0.1, ::1 or localhost).',
+        }),
+    );
     this.address = url;
   }
 

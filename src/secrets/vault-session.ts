@@ -104,6 +104,7 @@ export class VaultSession {
       await this.#client
         .request('POST', 'auth/token/revoke-self', { token: current.token })
         .catch(() => undefined);
+      current.token.retire();
     }
     await this.#client.close();
   }
@@ -149,6 +150,10 @@ export class VaultSession {
         fix: 'Create a new provider after close().',
       });
     }
+    // A token replaced by a new login is dead to Vault: stop matching it, so
+    // redaction does not grow with every login of a long-lived process.
+    const replaced = this.#current;
+    if (replaced?.ownLogin && replaced.token !== info.token) replaced.token.retire();
     this.#current = {
       ...info,
       obtainedAt: Date.now(),
@@ -305,6 +310,7 @@ export class VaultSession {
   #forget(token: Secret): void {
     if (this.#current?.token === token) {
       clearTimeout(this.#timer);
+      if (this.#current.ownLogin) token.retire();
       this.#current = undefined;
     }
   }

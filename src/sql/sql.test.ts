@@ -30,3 +30,17 @@ test('join separates items', () => {
   const q = sql`INSERT INTO t VALUES (${sql.join([1, 2, 3])})`.toQuery();
   assert.equal(q.text, 'INSERT INTO t VALUES ($1, $2, $3)');
 });
+
+test('sql called as a plain function with an array is refused, never rendered raw (issue 12, item 13)', () => {
+  const hostile = '1; DROP TABLE users; --';
+  for (const call of [
+    () => (sql as unknown as (s: string[]) => unknown)([`SELECT ${hostile}`]),
+    () => (sql as unknown as (s: string[], ...v: unknown[]) => unknown)(['SELECT ', ''], 1, 2),
+    () => (sql as unknown as (s: unknown) => unknown)(Object.freeze([`SELECT ${hostile}`])),
+  ]) {
+    assert.throws(call, { code: 'PGW_SQL_INVALID', message: /tagged template/ });
+  }
+  // A real template, with and without values, still works.
+  assert.deepEqual(sql`SELECT 1`.toQuery(), { text: 'SELECT 1', values: [] });
+  assert.deepEqual(sql`SELECT ${hostile}`.toQuery(), { text: 'SELECT $1', values: [hostile] });
+});

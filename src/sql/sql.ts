@@ -61,8 +61,38 @@ export interface SqlTag {
   join(items: readonly unknown[], separator?: SqlFragment): SqlFragment;
 }
 
+/**
+ * True for the strings array of a real tagged-template call: frozen, with a
+ * frozen `raw` of the same length, one more string than values. An array a
+ * caller builds (`sql([userText])`) is none of these, and would otherwise be
+ * rendered as raw SQL.
+ */
+function isTemplateStrings(strings: unknown, values: readonly unknown[]): strings is TemplateStringsArray {
+  if (!Array.isArray(strings) || !Object.isFrozen(strings)) return false;
+  const raw = (strings as { raw?: unknown }).raw;
+  return (
+    Array.isArray(raw) &&
+    Object.isFrozen(raw) &&
+    raw.length === strings.length &&
+    strings.length === values.length + 1 &&
+    strings.every((part) => typeof part === 'string')
+  );
+}
+
 export const sql: SqlTag = Object.assign(
-  (strings: TemplateStringsArray, ...values: unknown[]) => new SqlFragment(strings, values),
+  (strings: TemplateStringsArray, ...values: unknown[]) => {
+    if (!isTemplateStrings(strings, values)) {
+      throw new SqlError(
+        'PGW_SQL_INVALID',
+        'sql must be used as a tagged template (sql`…`), not called with an array.',
+        {
+          option: 'sql',
+          fix: 'Write sql`SELECT … WHERE id = ${id}`: values become $n parameters; identifiers go through sql.ident().',
+        },
+      );
+    }
+    return new SqlFragment(strings, values);
+  },
   {
     ident: (...parts: string[]) => new Identifier(parts.map(quoteIdentifier).join('.')),
     join(items: readonly unknown[], separator: SqlFragment = new SqlFragment([', '], [])): SqlFragment {

@@ -650,10 +650,10 @@ describe('usage errors exit 2 with a coded message', () => {
         ['--log', join(dir, 'missing.log')],
         /PGW_ALERTS_INPUT_UNREADABLE: The server log .*missing\.log cannot be read \(ENOENT\)/,
       ],
-      [['--webhook', 'ftp://example.com/x'], /PGW_ALERTS_CONFIG_INVALID: --webhook must be an http/],
+      [['--webhook', 'ftp://example.com/x'], /PGW_ALERTS_CONFIG_INVALID: --webhook uses ftp:/],
       [
         ['--webhook', `http://u:${hookSecret}@example.com/x`],
-        /PGW_ALERTS_CONFIG_INVALID: --webhook carries credentials over plain http/,
+        /PGW_ALERTS_CONFIG_INVALID: --webhook points the webhook receiver at plain http:\/\/example\.com/,
       ],
     ];
     const config = join(dir, 'bad.yaml');

@@ -268,7 +268,7 @@ describe('pgwarden creds (OS keychain: gnome-keyring over D-Bus)', { skip }, () 
     assert.equal(uri.stdout, `postgresql://app@127.0.0.1:${cluster.port}/postgres?sslmode=disable\n`);
     assert.match(uri.stderr, /password not included/);
     const env = await cli(['export', 'dev', '--format', 'env', '--password'], { secretOk: true });
-    assert.match(env.stdout, /^PGHOST=127\.0\.0\.1\n/);
+    assert.match(env.stdout, /^export PGHOST='127\.0\.0\.1'\n/);
     assert.ok(env.stdout.includes(`PGPASSWORD='${password}'`), env.stdout.replace(password, '…'));
     assert.equal(
       JSON.parse((await cli(['export', 'dev', '--format', 'json', '--password'], { secretOk: true })).stdout)

@@ -72,6 +72,10 @@ describe('pgwarden demo', () => {
     assert.equal(Number(/data-count="fail">(\d+)</.exec(afterHtml)?.[1]), failed);
     const beforeHtml = readFileSync(before, 'utf8');
     assert.ok(Number(/data-count="fail">(\d+)</.exec(beforeHtml)?.[1]) > 0, 'the insecure cluster fails');
+    // No spurious redaction (a refused weak password once rewrote every
+    // postgresql.org link of the report into "www.[redacted]ql.org").
+    for (const text of [stdout, beforeHtml, afterHtml]) assert.doesNotMatch(text, /\[redacted\]/);
+    assert.match(afterHtml, /https:\/\/www\.postgresql\.org\//);
 
     // Both servers are gone; the demo directory holds the two reports and nothing else.
     for (const pid of [...stdout.matchAll(/\(PID (\d+)\)/g)].map((m) => Number(m[1]))) {

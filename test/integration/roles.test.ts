@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rolesCommand } from '../../src/cli/commands/roles.js';
+import { createKeychainBackend } from '../../src/creds/keychain-backend.js';
 import { CredentialStore } from '../../src/creds/store.js';
 import { createPool, type WardenPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
@@ -432,5 +433,88 @@ describe('pgwarden roles', { skip }, () => {
       await cluster.adminQuery(`SELECT 1 FROM pg_roles WHERE rolname IN ('early_group', 'legacy_owner')`),
       [],
     );
+  });
+
+  test('a new login gets its generated first password in either store, with VALID UNTIL from its expiry (issue 13)', async () => {
+    const storePassphrase = canary();
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: dir,
+      PGWARDEN_HOME: home,
+      PGWARDEN_STORE_PASSPHRASE: storePassphrase,
+      ...keyring.env,
+    };
+    const apply = (file: string, extra: string[]) => {
+      const run = spawnSync(
+        process.execPath,
+        [...CLI, 'roles', 'apply', '-f', file, '--url', adminUrl(), ...extra],
+        {
+          env,
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      assertNoCanary(run.stdout + run.stderr, storePassphrase);
+      return run;
+    };
+    const untilOf = async (role: string): Promise<number | null> => {
+      const [row] = await cluster.adminQuery<{ t: Date | null }>(
+        'SELECT rolvaliduntil AS t FROM pg_roles WHERE rolname = $1',
+        [role],
+      );
+      return row?.t ? row.t.getTime() : null;
+    };
+    const fileStore = new CredentialStore({ home, env: { PGWARDEN_STORE_PASSPHRASE: storePassphrase } });
+    const canLogin = async (user: string, password: string): Promise<boolean> => {
+      // Earlier tests revoke CONNECT on app from PUBLIC: grant it, so only the password decides.
+      await cluster.adminQuery(`GRANT CONNECT ON DATABASE app TO "${user}"`);
+      const pool = await createPool({
+        url: cluster.url({ user, password, database: 'app', params: { sslmode: 'disable' } }),
+        env: {},
+        checkRole: false,
+      }).catch(() => undefined);
+      await pool?.close();
+      return pool !== undefined;
+    };
+
+    // The OS keychain (the default), 30 days.
+    const keychainFile = writeRoles(
+      'first-kc.yaml',
+      'database: app\nrevoke_public: false\nlogins:\n  first_kc:\n    password: { creds: first-kc }\n',
+    );
+    const kc = apply(keychainFile, ['--expires-days', '30']);
+    assert.equal(kc.status, 0, kc.stderr);
+    assert.match(kc.stdout, /generated password stored as creds environment "first-kc" \(OS keychain\)/);
+    const kcEnv = await store.get('first-kc');
+    assert.equal(kcEnv.store, 'keychain');
+    assert.equal(kcEnv.expiresDays, 30);
+    assert.equal(await untilOf('first_kc'), kcEnv.expiresAt?.getTime(), 'VALID UNTIL is the stored expiry');
+    assert.ok(await canLogin('first_kc', (await store.password('first-kc')).reveal()));
+
+    // The encrypted file, for headless servers; a file valid_until is the expiry of both.
+    const fileFile = writeRoles(
+      'first-file.yaml',
+      'database: app\nrevoke_public: false\nlogins:\n  first_file:\n    password: { creds: first-file }\n  first_fixed:\n    valid_until: 2031-01-02\n    password: { creds: first-fixed }\n',
+    );
+    const file = apply(fileFile, ['--store', 'file']);
+    assert.equal(file.status, 0, file.stderr);
+    assert.match(file.stdout, /"first-file" \(encrypted file\)/);
+    const fileEnv = await fileStore.get('first-file');
+    assert.equal(fileEnv.store, 'file');
+    assert.equal(fileEnv.expiresDays, 90);
+    assert.equal(await untilOf('first_file'), fileEnv.expiresAt?.getTime());
+    const generated = (await fileStore.password('first-file')).reveal();
+    assertNoCanary(file.stdout + file.stderr + cluster.readLog(), generated);
+    assert.ok(await canLogin('first_file', generated));
+    const fixed = await fileStore.get('first-fixed');
+    assert.equal(fixed.expiresAt?.toISOString(), '2031-01-02T00:00:00.000Z');
+    assert.equal(await untilOf('first_fixed'), Date.parse('2031-01-02T00:00:00Z'));
+    // The keychain holds nothing for them.
+    assert.equal(await createKeychainBackend().get('first-file'), undefined);
+
+    // Applying again changes nothing (VALID UNTIL is left to creds rotate when the file sets none).
+    const again = apply(fileFile, ['--store', 'file']);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /no changes/);
   });
 });

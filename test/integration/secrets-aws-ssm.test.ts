@@ -87,6 +87,15 @@ describe('aws-ssm backend', () => {
     await p.close?.();
   });
 
+  test('a bare password starting with "{" is the password, not malformed JSON (issue 12, item 13)', async () => {
+    const password = `{${secret()}`;
+    canaries.push(password);
+    server.put('/pyfactor/prod/brace', password);
+    const p = provider('/pyfactor/prod/brace');
+    assert.equal((await p.fetch()).password?.reveal(), password);
+    await p.close?.();
+  });
+
   test('from the environment, through the pool: RDS-format JSON logs in to a real server', async () => {
     const password = secret();
     await cluster.createRole('pyfactor_app', { password });

@@ -20,11 +20,16 @@ export class LoopbackHttpServer {
     this.port = (server.address() as AddressInfo).port;
   }
 
-  /** Listens on 127.0.0.1 and a free port; with `tls`, speaks HTTPS. */
+  /**
+   * Listens on 127.0.0.1 (or another loopback address of 127.0.0.0/8, given
+   * as `host`) and a free port; with `tls`, speaks HTTPS.
+   */
   static async start(
     handler: RequestHandler,
     tls?: { key: string | Buffer; cert: string | Buffer },
+    host = '127.0.0.1',
   ): Promise<LoopbackHttpServer> {
+    if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) throw new Error(`not a loopback address: ${host}`);
     const server = tls
       ? createHttpsServer({ key: tls.key, cert: tls.cert }, handler)
       : createHttpServer(handler);
@@ -35,7 +40,7 @@ export class LoopbackHttpServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      server.listen(0, host, () => resolve());
     });
     return new LoopbackHttpServer(server, sockets);
   }

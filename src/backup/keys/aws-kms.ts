@@ -9,7 +9,8 @@ import type { Env } from '../../config/env-source.js';
 import { BackupError, corrupt } from '../backup-error.js';
 import { KEY_LENGTH } from '../format/constants.js';
 import type { KeyWrap } from '../format/header.js';
-import { checkServiceUrl } from './endpoint.js';
+import { guardAwsEndpoint } from '../../net/aws-endpoint-guard.js';
+import { checkServiceUrl } from './service-url.js';
 import type { KeySource, WrappedDataKey } from './key-source.js';
 
 export interface AwsKmsOptions {
@@ -65,6 +66,21 @@ export class AwsKmsSource implements KeySource {
         ...(endpoint ? { endpoint } : {}),
         ...(this.#options.credentials ? { credentials: { ...this.#options.credentials } } : {}),
       });
+      // The endpoint the SDK finally resolves (AWS_ENDPOINT_URL_KMS, endpoint_url in ~/.aws/config) is judged too.
+      guardAwsEndpoint(
+        client,
+        {
+          option: 'AWS_ENDPOINT_URL_KMS',
+          service: 'AWS KMS',
+          label:
+            'The endpoint the AWS SDK resolved for KMS (AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL or endpoint_url in the AWS config file)',
+        },
+        (problem) =>
+          new BackupError('PGW_BACKUP_KEY_INVALID', problem.message, {
+            option: 'AWS_ENDPOINT_URL_KMS',
+            fix: problem.fix,
+          }),
+      );
       this.#clients.set(region, client);
     }
     return client;

@@ -10,7 +10,7 @@ import type { KeyWrap } from '../format/header.js';
 import { Secret } from '../../redact/secret.js';
 import { unwrapKey, wrapKey } from './aes-wrap.js';
 import type { KeySource, WrappedDataKey } from './key-source.js';
-import { readSecretFile } from './secret-file.js';
+import { isPrivateEnough, readSecretFileSync } from '../../secrets/secret-file.js';
 
 const STRICT_BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 
@@ -69,6 +69,48 @@ export function generateKeyFile(path: string): string {
   return id;
 }
 
+/**
+ * Reads a key or passphrase file through the one secret-file reader
+ * (src/secrets/secret-file.ts: fstat on the descriptor read, size bound),
+ * with the backup's codes, and libpq's permission rule: refused when group
+ * or others may read it (0640 is tolerated for root-owned files).
+ */
+export function readPrivateFile(path: string, option: string, what: string): Secret {
+  const file = readSecretFileSync(path, {
+    backend: 'backup',
+    option,
+    fail: (problem, detail) =>
+      new BackupError(
+        'PGW_BACKUP_KEY_INVALID',
+        `The ${what} ${path} (${option}) ${
+          problem === 'missing'
+            ? 'does not exist'
+            : problem === 'too-large'
+              ? `is ${detail.size ?? '?'} bytes, too large for a ${what}`
+              : problem === 'not-file' || problem === 'directory'
+                ? 'is not a regular file'
+                : 'cannot be read'
+        }.`,
+        {
+          option,
+          fix:
+            problem === 'denied' || problem === 'unreadable'
+              ? `Make ${path} readable by the user running pgwarden.`
+              : `Point ${option} at the ${what}.`,
+          ...(detail.cause === undefined ? {} : { cause: detail.cause }),
+        },
+      ),
+  });
+  if (!isPrivateEnough(file.mode, file.uid)) {
+    throw new BackupError(
+      'PGW_BACKUP_KEY_PERMISSIONS',
+      `The ${what} ${path} (${option}) is accessible to group or others (mode ${file.mode.toString(8)}).`,
+      { option, fix: `chmod 600 ${path}` },
+    );
+  }
+  return new Secret(file.text);
+}
+
 export class KeyFileSource implements KeySource {
   readonly kind = 'key-file' as const;
   readonly description: string;
@@ -77,7 +119,7 @@ export class KeyFileSource implements KeySource {
 
   /** Reads and checks the key file at once, so a bad file fails before any work. */
   constructor(path: string, option = '--key-file') {
-    this.#kek = parseKeyFile(readSecretFile(path, option, 'key file'), option);
+    this.#kek = parseKeyFile(readPrivateFile(path, option, 'key file'), option);
     this.#keyId = keyFingerprint(this.#kek);
     this.description = `key file ${path} (key id ${this.#keyId})`;
   }

@@ -5,13 +5,14 @@
  * but is refused anyway; too high would let a hostile file exhaust memory.
  */
 import { randomBytes, scrypt } from 'node:crypto';
+import { SCRYPT_MAX_MEMORY_BYTES, scryptParamsProblem } from '../../crypto/scrypt-bounds.js';
 import { BackupError } from '../backup-error.js';
 import { KEY_LENGTH } from '../format/constants.js';
 import type { KeyWrap } from '../format/header.js';
 import { Secret } from '../../redact/secret.js';
 import { unwrapKey, wrapKey } from './aes-wrap.js';
 import type { KeySource, WrappedDataKey } from './key-source.js';
-import { readSecretFile } from './secret-file.js';
+import { readPrivateFile } from './key-file.js';
 
 export interface ScryptParams {
   /** log2 of the CPU/memory cost N. */
@@ -28,22 +29,19 @@ export const SCRYPT_BOUNDS = Object.freeze({
   logN: [17, 20] as const,
   r: [8, 32] as const,
   p: [1, 4] as const,
-  /** 128 · N · r bytes. */
-  maxMemoryBytes: 1024 * 1024 * 1024,
+  /** 128 · N · r bytes: the bound the encrypted credential store shares. */
+  maxMemoryBytes: SCRYPT_MAX_MEMORY_BYTES,
 });
 
 export const MIN_PASSPHRASE_LENGTH = 12;
 
 export function checkScryptParams(params: ScryptParams): void {
   const { logN, r, p } = params;
-  const within = (value: number, [low, high]: readonly [number, number]) => value >= low && value <= high;
-  const memory = 128 * 2 ** logN * r;
-  if (
-    !within(logN, SCRYPT_BOUNDS.logN) ||
-    !within(r, SCRYPT_BOUNDS.r) ||
-    !within(p, SCRYPT_BOUNDS.p) ||
-    memory > SCRYPT_BOUNDS.maxMemoryBytes
-  ) {
+  const problem = scryptParamsProblem(
+    { N: 2 ** logN, r, p },
+    { N: [2 ** SCRYPT_BOUNDS.logN[0], 2 ** SCRYPT_BOUNDS.logN[1]], r: SCRYPT_BOUNDS.r, p: SCRYPT_BOUNDS.p },
+  );
+  if (problem !== undefined || !Number.isInteger(logN)) {
     throw new BackupError(
       'PGW_BACKUP_UNSUPPORTED',
       `The backup header asks for scrypt N=2^${logN}, r=${r}, p=${p}; accepted: N from 2^${SCRYPT_BOUNDS.logN[0]} to 2^${SCRYPT_BOUNDS.logN[1]}, r ${SCRYPT_BOUNDS.r[0]}-${SCRYPT_BOUNDS.r[1]}, p ${SCRYPT_BOUNDS.p[0]}-${SCRYPT_BOUNDS.p[1]}, at most 1 GiB.`,
@@ -65,7 +63,7 @@ export function deriveKek(passphrase: Secret, salt: Buffer, params: ScryptParams
 
 /** Reads a passphrase file (0600); one trailing newline is not part of the passphrase. */
 export function readPassphraseFile(path: string, option = '--passphrase-file'): Secret {
-  const text = readSecretFile(path, option, 'passphrase file');
+  const text = readPrivateFile(path, option, 'passphrase file');
   return new Secret(text.reveal().replace(/\r?\n$/, ''));
 }
 

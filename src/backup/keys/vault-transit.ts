@@ -12,7 +12,7 @@ import { Secret } from '../../redact/secret.js';
 import { BackupError } from '../backup-error.js';
 import { KEY_LENGTH } from '../format/constants.js';
 import type { KeyWrap } from '../format/header.js';
-import { checkServiceUrl } from './endpoint.js';
+import { checkServiceUrl } from './service-url.js';
 import type { KeySource, WrappedDataKey } from './key-source.js';
 
 export interface VaultTransitOptions {

@@ -7,7 +7,7 @@ import { Command, Option } from 'commander';
 import { CredsError } from '../../creds/creds-error.js';
 import type { CredentialEnvironment, StoreKind } from '../../creds/environment.js';
 import { checkExpiry } from '../../creds/expiry.js';
-import { assertExportFormat, exportEnvironment } from '../../creds/export.js';
+import { assertExportFormat, exportEnvironment, writePassfile } from '../../creds/export.js';
 import { generatePassword, parseClasses, type GenerateOptions } from '../../creds/generate.js';
 import { environmentPoolOptions } from '../../creds/connect.js';
 import { rotateCredentials } from '../../creds/rotate.js';
@@ -183,12 +183,16 @@ async function runCreds(args: string[], io: CommandIo): Promise<number> {
 
   program
     .command('export <env>')
-    .description('Print an environment as a URI, PG* variables or JSON')
-    .option('--format <format>', 'uri, env or json', 'uri')
-    .option('--password', 'include the password')
-    .action(async (name: string, flags: { format: string; password?: boolean }) =>
-      set(await exportCommand(name, flags, io)),
-    );
+    .description(
+      'Print an environment as a URI, shell exports (env: eval "$(…)"), a .env file (dotenv) or JSON',
+    )
+    .option('--format <format>', 'uri, env, dotenv or json', 'uri')
+    .option(
+      '--passfile <path>',
+      'env/dotenv: write the password to this 0600 libpq passfile and export PGPASSFILE',
+    )
+    .option('--password', 'include the password itself (PGPASSWORD for env/dotenv)')
+    .action(async (name: string, flags: ExportFlags) => set(await exportCommand(name, flags, io)));
 
   await teach(program).parseAsync(args, { from: 'user' });
   return exitCode;
@@ -217,7 +221,8 @@ interface RotateFlags {
 /** Set once --password-stdin consumed standard input: a passphrase cannot be prompted for then. */
 let stdinUsed = false;
 
-function openStore(io: CommandIo): CredentialStore {
+/** The credential store with the CLI's passphrase source (environment, else a prompt); roles apply uses it too. */
+export function openStore(io: CommandIo): CredentialStore {
   return new CredentialStore({
     passphrase: async ({ creating }) => {
       const fromEnv = process.env.PGWARDEN_STORE_PASSPHRASE;
@@ -473,17 +478,40 @@ function generate(
   return EXIT_OK;
 }
 
-async function exportCommand(
-  name: string,
-  flags: { format: string; password?: boolean },
-  io: CommandIo,
-): Promise<number> {
+interface ExportFlags {
+  format: string;
+  password?: boolean;
+  passfile?: string;
+}
+
+async function exportCommand(name: string, flags: ExportFlags, io: CommandIo): Promise<number> {
   assertExportFormat(flags.format);
+  if (flags.passfile !== undefined && flags.password) {
+    throw new CliUsageError('--passfile and --password both hand over the password.', {
+      option: '--passfile',
+      fix: 'Keep --passfile (the password stays out of the environment) or --password, not both.',
+    });
+  }
+  if (flags.passfile !== undefined && flags.format !== 'env' && flags.format !== 'dotenv') {
+    throw new CliUsageError(`--passfile goes with --format env or dotenv, not ${flags.format}.`, {
+      option: '--passfile',
+      fix: 'Add --format env (or dotenv), or use --password.',
+    });
+  }
   const store = openStore(io);
   const environment = await store.get(name);
-  const password = flags.password ? await store.password(name) : undefined;
-  io.out(exportEnvironment(environment, flags.format, password));
-  if (!password) io.err('(password not included; add --password to include it)\n');
+  const wanted = flags.password || flags.passfile !== undefined;
+  const password = wanted ? await store.password(name) : undefined;
+  const passfile =
+    flags.passfile !== undefined && password
+      ? writePassfile(flags.passfile, environment, password)
+      : undefined;
+  io.out(exportEnvironment(environment, flags.format, passfile ? { passfile } : { password }));
+  if (!password) {
+    io.err(
+      `(password not included; add ${flags.format === 'env' || flags.format === 'dotenv' ? '--passfile FILE (a 0600 passfile, kept out of the environment) or ' : ''}--password to include it)\n`,
+    );
+  }
   return EXIT_OK;
 }
 

@@ -2,8 +2,8 @@
  * `pgwarden roles plan|apply --file roles.yaml`: a thin shell over src/roles/.
  */
 import { readFile } from 'node:fs/promises';
-import { Command } from 'commander';
-import { CredentialStore } from '../../creds/store.js';
+import { Command, Option } from 'commander';
+import type { StoreKind } from '../../creds/environment.js';
 import { CliUsageError, PgwardenError } from '../../errors.js';
 import { applyRoles } from '../../roles/apply.js';
 import { planRoles, type RolesPlan } from '../../roles/plan.js';
@@ -12,12 +12,14 @@ import { terminalLine, terminalSafe } from '../../text/terminal-text.js';
 import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { openAdminPool, type AdminFlags } from './admin-pool.js';
-import type { CommandIo } from './creds.js';
+import { openStore, type CommandIo } from './creds.js';
 
 interface RolesFlags extends AdminFlags {
   file: string;
   json?: boolean;
   check?: boolean;
+  store?: StoreKind;
+  expiresDays?: string;
 }
 
 const processIo = (): CommandIo => ({
@@ -47,6 +49,16 @@ export async function rolesCommand(args: string[], io: CommandIo = processIo()):
     });
   common(program.command('apply'))
     .description('Apply the plan in one transaction')
+    .addOption(
+      new Option('--store <store>', "where a new login role's generated first password is kept")
+        .choices(['keychain', 'file'])
+        .default('keychain'),
+    )
+    .option(
+      '--expires-days <days>',
+      'days until a generated first password expires (VALID UNTIL too; 0: never)',
+      '90',
+    )
     .action(async (flags: RolesFlags) => {
       exitCode = await run(flags, 'apply', io);
     });
@@ -86,12 +98,30 @@ async function run(flags: RolesFlags, mode: 'plan' | 'apply', io: CommandIo): Pr
   const pool = await openAdminPool(flags, file.database ? { database: file.database } : {});
   try {
     if (mode === 'plan') {
-      const store = new CredentialStore();
+      const store = openStore(io);
       const plan = await planRoles(pool, file, { hasCredentials: (env) => store.has(env) });
       io.out(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : formatPlan(plan, flags.file));
       return flags.check && plan.statements.length > 0 ? EXIT_FAILED : EXIT_OK;
     }
-    const report = await applyRoles(pool, file, { store: () => new CredentialStore() });
+    const expiresDays = Number(flags.expiresDays ?? '90');
+    if (
+      !/^\d+$/.test(flags.expiresDays ?? '90') ||
+      !Number.isSafeInteger(expiresDays) ||
+      expiresDays > 36_500
+    ) {
+      throw new CliUsageError(
+        `--expires-days "${flags.expiresDays}" is not a number of days from 0 to 36500.`,
+        {
+          option: '--expires-days',
+          fix: 'Pass e.g. --expires-days 90, or 0 for no expiry.',
+        },
+      );
+    }
+    const report = await applyRoles(pool, file, {
+      store: () => openStore(io),
+      storeKind: flags.store ?? 'keychain',
+      expiresDays,
+    });
     if (flags.json) {
       io.out(
         `${JSON.stringify({ ...planJson(report), applied: report.applied.length, storedCredentials: report.storedCredentials }, null, 2)}\n`,
@@ -103,7 +133,9 @@ async function run(flags: RolesFlags, mode: 'plan' | 'apply', io: CommandIo): Pr
         `${report.applied.map((s) => `${terminalLine(s)};`).join('\n')}\n✓ applied ${report.applied.length} statement(s) in one transaction to database "${terminalLine(report.database)}"\n`,
       );
       for (const env of report.storedCredentials)
-        io.out(`  generated password stored as creds environment "${terminalLine(env)}"\n`);
+        io.out(
+          `  generated password stored as creds environment "${terminalLine(env)}" (${flags.store === 'file' ? 'encrypted file' : 'OS keychain'})\n`,
+        );
     }
     for (const w of report.warnings) io.err(`! ${terminalLine(w)}\n`);
     return EXIT_OK;
