@@ -8,8 +8,10 @@
  * compression runs beside pg_dump instead of after it on one core.
  *
  * Row counts come from the snapshot pg_dump uses: a REPEATABLE READ
- * transaction exports its snapshot, pg_dump imports it with --snapshot, and
- * the counts run in that transaction while pg_dump reads.
+ * transaction exports its snapshot, pg_dump imports it with --snapshot, the
+ * tables are listed in that transaction and their rows counted from the
+ * COPY data as it streams past (dump-row-counts.ts); queries in the same
+ * transaction count only what the stream cannot show.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
@@ -56,6 +58,7 @@ import { findPgTool } from './pg-tools.js';
 import { payloadEncoder } from './payload.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import { countRows, estimateDumpBytes } from './row-counts.js';
+import { DumpRowCounts } from './dump-row-counts.js';
 
 export interface CreateBackupOptions extends ConnectionInput {
   /** Backup directory; created with mode 0700 when missing, refused when group or others can enter it. */
@@ -101,6 +104,11 @@ export interface CreateBackupResult {
   readonly minNodeToRead: string;
   /** Worker threads that compressed frames (0 when nothing was compressed here). */
   readonly workers: number;
+  /**
+   * How the manifest's rows were counted: from pg_dump's COPY stream, with
+   * `count(*)` queries in the snapshot (pg_dump compressed its data), or not.
+   */
+  readonly rowCounts: 'stream' | 'queries' | 'off';
   readonly file: string;
   readonly manifestPath: string;
   readonly manifest: BackupManifest;
@@ -227,6 +235,10 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       );
       const count = new CountTap();
       const hash = new HashTap();
+      // Rows are counted from the COPY data, except where pg_dump compresses it itself.
+      const rowCounts = options.rowCounts ?? true;
+      const streamCounts = rowCounts && compression !== 'zstd' ? new DumpRowCounts() : undefined;
+      if (streamCounts) count.observe = (chunk) => streamCounts.counter.write(chunk);
       const firstBytes = new Promise<void>((resolve) => {
         count.onFirstBytes = resolve;
       });
@@ -257,7 +269,14 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
         'backup',
       );
       let tables: TableCount[] | null = null;
-      if (options.rowCounts ?? true) {
+      if (streamCounts) {
+        // The table of contents comes before any data: the snapshot is still exported here.
+        await raceAbort(Promise.race([streamCounts.tocRead, tool.exited, piped]), signal, 'backup');
+        const tocRead =
+          streamCounts.counter.tables !== undefined || streamCounts.counter.unsupported !== undefined;
+        // Without it pg_dump failed: its error is reported below.
+        if (tocRead) await raceAbort(streamCounts.inSnapshot(client), signal, 'backup');
+      } else if (rowCounts) {
         tables = await raceAbort(
           countRows(client).catch((error: unknown) => {
             throw new BackupError(
@@ -290,6 +309,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           { fix: 'Read the pg_dump error above; the partial file was removed and no manifest written.' },
         );
       }
+      if (streamCounts) tables = streamCounts.result();
       fsyncPath(paths.temp);
 
       const completed = new Date();
@@ -332,6 +352,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
         formatVersion: FORMAT_VERSION,
         minNodeToRead: minNodeToRead(compression),
         workers: isFramed(compression) ? workers : 0,
+        rowCounts: !rowCounts ? 'off' : (streamCounts?.method ?? 'queries'),
         file: paths.file,
         manifestPath: paths.manifest,
         manifest,

@@ -46,13 +46,18 @@ export async function countRows(
   const counts: TableCount[] = [];
   onTable?.(0, tables.rows.length);
   for (const { schema, name } of tables.rows) {
-    const result = await client.query<{ rows: string }>(
-      `SELECT count(*) AS rows FROM ${quoteIdentifier(schema)}.${quoteIdentifier(name)}`,
-    );
-    counts.push({ schema, name, rows: Number(result.rows[0]?.rows ?? 0) });
+    counts.push({ schema, name, rows: await countTable(client, schema, name) });
     onTable?.(counts.length, tables.rows.length);
   }
   return counts;
+}
+
+/** `count(*)` of one table. */
+export async function countTable(client: pg.ClientBase, schema: string, name: string): Promise<number> {
+  const result = await client.query<{ rows: string }>(
+    `SELECT count(*) AS rows FROM ${quoteIdentifier(schema)}.${quoteIdentifier(name)}`,
+  );
+  return Number(result.rows[0]?.rows ?? 0);
 }
 
 export interface CountDifference {

@@ -123,7 +123,9 @@ before(async () => {
     `CREATE TABLE rows_a (id int PRIMARY KEY, body text);
      INSERT INTO rows_a SELECT g, repeat(md5(g::text), 1 + g % 8) FROM generate_series(1, 20000) g;
      CREATE TABLE rows_b (id int, noise text);
-     INSERT INTO rows_b SELECT g, encode(sha256(g::text::bytea), 'base64') FROM generate_series(1, 5000) g;`,
+     INSERT INTO rows_b SELECT g, encode(sha256(g::text::bytea), 'base64') FROM generate_series(1, 5000) g;
+     -- Large objects: a data block of their own the row counter must step over.
+     SELECT lo_from_bytea(0, convert_to(repeat(E'large\nobject\n', 5000), 'UTF8')) FROM generate_series(1, 3);`,
   );
   mkdirSync(join(work, 'keys'), { mode: 0o700 });
   keyFile = join(work, 'keys', 'backup.key');
@@ -188,6 +190,12 @@ describe('format version 1', () => {
 
 describe('format version 2', () => {
   test('frames written by 3 workers verify with 1 and restore with 2: identical tables, every frame checked', async () => {
+    const scans = () =>
+      query<{ n: string }>(
+        'app',
+        `SELECT seq_scan AS n FROM pg_stat_user_tables WHERE relname = 'rows_a'`,
+      ).then((r) => Number(r[0]!.n));
+    const scansBefore = await scans();
     const created = await createBackup({
       dir: join(work, 'frames'),
       connection: { url: url('app') },
@@ -203,6 +211,19 @@ describe('format version 2', () => {
     assert.equal(header.version, 2);
     assert.equal(header.header.frameSize, 64 * 1024);
     assert.ok(created.manifest.sizes.dump > 20 * 64 * 1024, `${created.manifest.sizes.dump} bytes of dump`);
+    // Counted from the COPY stream, past the large objects' block: pg_dump's COPY is the only scan.
+    assert.equal(created.rowCounts, 'stream');
+    let scansAfter = await scans();
+    for (let i = 0; i < 40 && scansAfter === scansBefore; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      scansAfter = await scans();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500)); // a second scan would show by now
+    assert.equal((await scans()) - scansBefore, 1, 'one sequential scan of rows_a (pg_dump), no count(*)');
+    assert.deepEqual(created.manifest.tables, [
+      { schema: 'public', name: 'rows_a', rows: 20000 },
+      { schema: 'public', name: 'rows_b', rows: 5000 },
+    ]);
 
     const verified = await verifyBackup({ target: created.file, level: 2, keys: { keyFile }, workers: 1 });
     assert.equal(verified.ok, true, JSON.stringify(verified));
@@ -215,6 +236,11 @@ describe('format version 2', () => {
       workers: 2,
     });
     assert.deepEqual(await fingerprint('restored_frames'), await fingerprint('app'));
+    const [objects] = await query<{ n: string }>(
+      'restored_frames',
+      'SELECT count(*) AS n FROM pg_largeobject_metadata',
+    );
+    assert.equal(objects!.n, '3');
   });
 
   test('--workers and the option are validated', async () => {
