@@ -99,3 +99,12 @@ export function describeCompression(compression: Compression): string {
       return 'none';
   }
 }
+
+/**
+ * Jobs after which a frame worker is replaced (worker-pool.ts): zstd only.
+ * Every 32 frames (32 MiB of dump) bounds what dead zstd contexts a worker
+ * holds at a few MiB, for one worker start (about 20 ms) per 32 frames.
+ */
+export function retireAfter(codec: FramedCompression): number | undefined {
+  return codec === 'zstd-frames' ? 32 : undefined;
+}

@@ -16,7 +16,7 @@ import {
   maxCompressedFrame,
   type FramedCompression,
 } from '../format/constants.js';
-import { codecParams } from './codecs.js';
+import { codecParams, retireAfter } from './codecs.js';
 import { FrameCodecError, FramePool, type FrameResult } from './worker-pool.js';
 
 export interface FrameReaderOptions {
@@ -24,6 +24,8 @@ export interface FrameReaderOptions {
   /** The header's `frameSize`: no frame may hold more. */
   frameSize: number;
   workers: number;
+  /** Replace a worker after this many frames (default: codecs.ts `retireAfter`). */
+  retireAfter?: number | undefined;
 }
 
 interface InFlight {
@@ -41,6 +43,8 @@ export class FrameReader extends Transform {
   readonly #maxInFlight: number;
   readonly #input = new ByteQueue();
   readonly #queue: InFlight[] = [];
+  /** Frame buffers back from the workers, reused (see worker-source.ts on memory). */
+  readonly #free: Buffer[] = [];
   /** Lengths of the frame whose prefix was read and whose body is awaited. */
   #next: { compressed: number; expected: number } | undefined;
   #frames = 0;
@@ -49,7 +53,11 @@ export class FrameReader extends Transform {
 
   constructor(options: FrameReaderOptions) {
     super({ readableHighWaterMark: STREAM_BUFFER, writableHighWaterMark: STREAM_BUFFER });
-    this.#pool = new FramePool(options.workers, codecParams(options.compression));
+    this.#pool = new FramePool(
+      options.workers,
+      codecParams(options.compression),
+      options.retireAfter ?? retireAfter(options.compression),
+    );
     this.#frameSize = options.frameSize;
     this.#maxCompressed = maxCompressedFrame(options.frameSize);
     this.#maxInFlight = 2 * options.workers;
@@ -127,8 +135,9 @@ export class FrameReader extends Transform {
         this.#next = { compressed, expected };
       }
       if (this.#input.length < this.#next.compressed) return;
-      // A buffer of its own: it is transferred to a worker.
-      const body = Buffer.allocUnsafeSlow(this.#next.compressed);
+      // Memory of its own, large enough for any frame: it moves to a worker and back.
+      const buffer = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#maxCompressed);
+      const body = buffer.subarray(0, this.#next.compressed);
       this.#input.take(this.#next.compressed).copy(body);
       const entry: InFlight = {
         index: this.#frames,
@@ -165,6 +174,7 @@ export class FrameReader extends Transform {
         throw error;
       }
       this.#queue.shift();
+      if (result.input.length === this.#maxCompressed) this.#free.push(result.input);
       if (result.consumed !== head.compressed) {
         throw corrupt(
           `Frame ${head.index}: its decoder stopped after ${result.consumed} of ${head.compressed} compressed bytes; the rest would have been ignored.`,

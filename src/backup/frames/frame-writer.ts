@@ -8,7 +8,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { BackupError } from '../backup-error.js';
 import { FRAME_PREFIX_LENGTH, STREAM_BUFFER, maxCompressedFrame } from '../format/constants.js';
-import { codecParams } from './codecs.js';
+import { codecParams, retireAfter } from './codecs.js';
 import { FramePool, type FrameResult } from './worker-pool.js';
 import type { FramedCompression } from '../format/constants.js';
 
@@ -16,6 +16,8 @@ export interface FrameWriterOptions {
   compression: FramedCompression;
   frameSize: number;
   workers: number;
+  /** Replace a worker after this many frames (default: codecs.ts `retireAfter`). */
+  retireAfter?: number | undefined;
 }
 
 interface InFlight {
@@ -29,6 +31,8 @@ export class FrameWriter extends Transform {
   readonly #frameSize: number;
   readonly #maxInFlight: number;
   readonly #queue: InFlight[] = [];
+  /** Frame buffers back from the workers, reused: no frame's memory is left to a garbage collector. */
+  readonly #free: Buffer[] = [];
   #frame: Buffer;
   #fill = 0;
   #frames = 0;
@@ -36,7 +40,11 @@ export class FrameWriter extends Transform {
 
   constructor(options: FrameWriterOptions) {
     super({ readableHighWaterMark: STREAM_BUFFER, writableHighWaterMark: STREAM_BUFFER });
-    this.#pool = new FramePool(options.workers, codecParams(options.compression));
+    this.#pool = new FramePool(
+      options.workers,
+      codecParams(options.compression),
+      options.retireAfter ?? retireAfter(options.compression),
+    );
     this.#frameSize = options.frameSize;
     this.#maxInFlight = 2 * options.workers;
     this.#frame = Buffer.allocUnsafeSlow(this.#frameSize);
@@ -93,13 +101,16 @@ export class FrameWriter extends Transform {
   }
 
   #submit(): void {
-    const frame = this.#frame.subarray(0, this.#fill);
     const length = this.#fill;
-    // The frame's buffer moves to the worker; the next frame gets a new one.
-    const input = length === this.#frameSize ? this.#frame : Buffer.from(frame);
-    this.#frame = Buffer.allocUnsafeSlow(this.#frameSize);
+    // The frame's memory moves to the worker (and comes back); the next frame takes a free buffer.
+    const input = this.#frame.subarray(0, length);
+    this.#frame = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#frameSize);
     this.#fill = 0;
-    const entry: InFlight = { length, result: this.#pool.compress(input), settled: false };
+    const entry: InFlight = {
+      length,
+      result: this.#pool.compress(input, maxCompressedFrame(this.#frameSize)),
+      settled: false,
+    };
     entry.result.then(
       () => (entry.settled = true),
       () => (entry.settled = true),
@@ -112,8 +123,9 @@ export class FrameWriter extends Transform {
     while (this.#queue.length > 0) {
       const head = this.#queue[0]!;
       if (!all && !head.settled && this.#queue.length < this.#maxInFlight) return;
-      const { output } = await head.result;
+      const { output, input } = await head.result;
       this.#queue.shift();
+      if (input.length === this.#frameSize) this.#free.push(input);
       if (output.length === 0 || output.length > maxCompressedFrame(this.#frameSize)) {
         throw new BackupError(
           'PGW_BACKUP_IO_FAILED',

@@ -27,6 +27,8 @@ export interface FrameResult {
   readonly output: Buffer;
   /** Input bytes the codec consumed (all of them for compression). */
   readonly consumed: number;
+  /** The input's memory, back from the worker for the next frame (the whole buffer that was sent). */
+  readonly input: Buffer;
 }
 
 /** A codec failure inside a worker (its message is zlib's, e.g. "incorrect header check"). */
@@ -48,10 +50,15 @@ interface Pending {
 interface Slot {
   worker: Worker;
   busy: number;
+  /** Jobs given to this worker so far. */
+  jobs: number;
+  /** Takes no new job; terminated once its last one is done. */
+  retiring: boolean;
 }
 
 interface Reply {
   id: number;
+  input?: Uint8Array;
   output?: Uint8Array;
   consumed?: number;
   threadId?: number;
@@ -69,38 +76,55 @@ export class FramePool {
   #failure: Error | undefined;
   #closed = false;
 
-  constructor(size: number, params: CodecParams) {
+  readonly #params: CodecParams;
+  readonly #retireAfter: number | undefined;
+
+  /**
+   * `retireAfter`: replace a worker by a fresh one after that many jobs.
+   * zstd needs it: node:zlib's zstd frees a one-shot call's native context
+   * only when its handle is garbage-collected (close() does not), which a
+   * worker with a tiny heap rarely does, so each worker kept tens of MiB of
+   * dead contexts; a worker's end frees them all.
+   */
+  constructor(size: number, params: CodecParams, retireAfter?: number) {
     this.size = size;
-    for (let i = 0; i < size; i++) {
-      const worker = new Worker(FRAME_WORKER_SOURCE, {
-        eval: true,
-        workerData: params,
-        // Not the parent's flags: a loader such as tsx would be loaded again in every worker.
-        execArgv: [],
-        stdout: false,
-        stderr: false,
-      });
-      worker.unref();
-      const slot: Slot = { worker, busy: 0 };
-      worker.on('message', (reply: Reply) => this.#settle(reply));
-      worker.on('error', (error) => this.#fail(error));
-      this.#live += 1;
-      worker.on('exit', (code) => {
-        this.#live -= 1;
-        if (!this.#closed) this.#fail(new Error(`a frame worker exited with code ${code}`));
-      });
-      this.#slots.push(slot);
-    }
+    this.#params = params;
+    this.#retireAfter = retireAfter;
+    for (let i = 0; i < size; i++) this.#spawn();
   }
 
-  /** Compresses `input`; its buffer is transferred (unusable afterwards). */
-  compress(input: Buffer): Promise<FrameResult> {
-    return this.#run('compress', input, 0);
+  #spawn(): void {
+    const worker = new Worker(FRAME_WORKER_SOURCE, {
+      eval: true,
+      workerData: this.#params,
+      // Not the parent's flags: a loader such as tsx would be loaded again in every worker.
+      execArgv: [],
+      stdout: false,
+      stderr: false,
+    });
+    worker.unref();
+    const slot: Slot = { worker, busy: 0, jobs: 0, retiring: false };
+    worker.on('message', (reply: Reply) => this.#settle(reply));
+    worker.on('error', (error) => this.#fail(error));
+    this.#live += 1;
+    worker.on('exit', (code) => {
+      this.#live -= 1;
+      if (!this.#closed && !slot.retiring) this.#fail(new Error(`a frame worker exited with code ${code}`));
+    });
+    this.#slots.push(slot);
   }
 
-  /** Decompresses `input`, expecting `expected` bytes; its buffer is transferred. */
+  /**
+   * Compresses `input` into at most `capacity` bytes. Its memory moves to the
+   * worker and comes back as the result's `input`.
+   */
+  compress(input: Buffer, capacity: number): Promise<FrameResult> {
+    return this.#run('compress', input, 0, capacity);
+  }
+
+  /** Decompresses `input`, expecting `expected` bytes; its memory comes back as the result's `input`. */
   decompress(input: Buffer, expected: number): Promise<FrameResult> {
-    return this.#run('decompress', input, expected);
+    return this.#run('decompress', input, expected, 0);
   }
 
   /** How many distinct worker threads have finished a job (the tests check the pool is used). */
@@ -120,16 +144,31 @@ export class FramePool {
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
   }
 
-  #run(op: 'compress' | 'decompress', input: Buffer, expected: number): Promise<FrameResult> {
+  #run(
+    op: 'compress' | 'decompress',
+    input: Buffer,
+    expected: number,
+    capacity: number,
+  ): Promise<FrameResult> {
     if (this.#failure) return Promise.reject(this.#failure);
-    let slot = this.#slots[0]!;
-    for (const candidate of this.#slots) if (candidate.busy < slot.busy) slot = candidate;
+    let slot: Slot | undefined;
+    for (const candidate of this.#slots)
+      if (!candidate.retiring && (slot === undefined || candidate.busy < slot.busy)) slot = candidate;
+    if (slot === undefined) return Promise.reject(new Error('no frame worker available'));
+    slot.jobs += 1;
+    if (this.#retireAfter !== undefined && slot.jobs >= this.#retireAfter) {
+      // Its successor starts now, so the pool keeps its size while this one finishes.
+      slot.retiring = true;
+      this.#spawn();
+    }
+    const target = slot;
     const id = this.#nextId++;
-    const transferable = ownsBuffer(input) ? input : copyOwned(input);
+    // Only memory of its own can move (a view into Node's shared pool must not).
+    const transferable = ownsMemory(input) ? input : copyOwned(input);
     return new Promise<FrameResult>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, worker: slot });
-      slot.busy += 1;
-      slot.worker.postMessage({ id, op, input: transferable, expected }, [
+      this.#pending.set(id, { resolve, reject, worker: target });
+      target.busy += 1;
+      target.worker.postMessage({ id, op, input: transferable, expected, capacity }, [
         transferable.buffer as ArrayBuffer,
       ]);
     });
@@ -140,15 +179,22 @@ export class FramePool {
     if (!pending) return;
     this.#pending.delete(reply.id);
     pending.worker.busy -= 1;
+    if (pending.worker.retiring && pending.worker.busy === 0) {
+      const retired = pending.worker;
+      this.#slots.splice(this.#slots.indexOf(retired), 1);
+      void retired.worker.terminate();
+    }
     if (reply.threadId !== undefined) this.#threadsUsed.add(reply.threadId);
     if (reply.error !== undefined) {
       pending.reject(new FrameCodecError(reply.error, reply.code));
       return;
     }
     const output = reply.output!;
+    const input = reply.input!;
     pending.resolve({
       output: Buffer.from(output.buffer, output.byteOffset, output.byteLength),
       consumed: reply.consumed ?? 0,
+      input: Buffer.from(input.buffer, 0, input.buffer.byteLength),
     });
   }
 
@@ -161,8 +207,9 @@ export class FramePool {
   }
 }
 
-function ownsBuffer(buffer: Buffer): boolean {
-  return buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength;
+/** A view starting at offset 0 of an allocation of at least 4 KiB: Node never pools those. */
+function ownsMemory(buffer: Buffer): boolean {
+  return buffer.byteOffset === 0 && buffer.buffer.byteLength >= 4096;
 }
 
 function copyOwned(buffer: Buffer): Buffer {
