@@ -27,7 +27,7 @@ export function checkCompression(value: string): Compression {
       `Compression "${value}" is not one of ${COMPRESSIONS.join(', ')}.`,
       {
         option: '--compress',
-        fix: 'Use brotli (default), gzip, none, or zstd (pg_dump 16+).',
+        fix: 'Use zstd-frames (the default where Node has zstd), brotli (the default elsewhere), gzip, none, or zstd (pg_dump 16+ compresses).',
       },
     );
   }

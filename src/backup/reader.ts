@@ -28,7 +28,7 @@ export function readHeaderFromFile(path: string): EncodedHeader {
     const got = readSync(fd, prelude, 0, PRELUDE_LENGTH, 0);
     if (got < PRELUDE_LENGTH)
       throw corrupt(got === 0 ? 'The backup file is empty.' : 'The backup file ends inside its header.');
-    const length = parsePrelude(prelude);
+    const { length } = parsePrelude(prelude);
     const bytes = Buffer.alloc(PRELUDE_LENGTH + length);
     prelude.copy(bytes);
     const body = readSync(fd, bytes, PRELUDE_LENGTH, length, PRELUDE_LENGTH);

@@ -7,7 +7,7 @@
  * run in parallel from a pipe (and cannot combine --jobs with
  * --single-transaction).
  */
-import { existsSync, createReadStream, createWriteStream } from 'node:fs';
+import { existsSync, createReadStream, createWriteStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PgwardenError } from '../errors.js';
 import { classifyQueryError } from '../pool/classify-error.js';
@@ -15,7 +15,6 @@ import { createPool, type WardenPool } from '../pool/pool.js';
 import { BackupError, corrupt, ioError } from './backup-error.js';
 import { locateBackup, type BackupPaths } from './backup-dir.js';
 import { lastLines, spawnTool, type ToolProcess } from './child.js';
-import { createDecompressor } from './compression.js';
 import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
 import { HashTap } from './format/hash-tap.js';
@@ -25,6 +24,8 @@ import { libpqEnvironment, type LibpqSession } from './libpq-env.js';
 import { SecretFiles } from './secret-files.js';
 import { readManifest, type BackupManifest } from './manifest.js';
 import { checkInteger, interrupted, raceAbort, type ConnectionInput } from './options.js';
+import { assertCodecAvailable } from './frames/codecs.js';
+import { payloadDecoder } from './payload.js';
 import { findPgTool } from './pg-tools.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import {
@@ -59,6 +60,8 @@ export interface RestoreBackupOptions extends ConnectionInput {
   tempDir?: string;
   /** Refuse a backup without its manifest. Default false (the chunks are authenticated on their own). */
   requireManifest?: boolean;
+  /** Worker threads decompressing frames (format version 2). Default: the cores, at most 4. */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
   progressIntervalMs?: number;
@@ -100,12 +103,16 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
   const started = Date.now();
   const env = options.env ?? process.env;
   const jobs = checkInteger(options.jobs ?? 1, '--jobs', 1, 64);
+  const workers =
+    options.workers === undefined ? undefined : checkInteger(options.workers, '--workers', 1, 64);
   const singleTransaction = jobs === 1 && (options.singleTransaction ?? true);
   const { signal } = options;
   const paths = locateBackup(options.target, options.dir);
   const manifest = loadManifest(paths, options.requireManifest ?? false);
   const header = readHeaderFromFile(paths.file);
   if (manifest) checkManifestAgainstHeader(manifest, header, paths);
+  // A codec this runtime lacks is refused before the target is touched.
+  assertCodecAvailable(header.header.compression, 'read');
   const resolver = keyResolver({ ...options.keys, env });
   // Fail on a missing key file before touching the target.
   resolver(header.header.key);
@@ -114,6 +121,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
   let session: LibpqSession | undefined;
   let tool: ToolProcess | undefined;
   let dumpFile: SecretFiles | undefined;
+  let ticker: { stop(done: boolean): void } | undefined;
   const opened: OpenedKeys = { manifestKey: undefined };
   try {
     pool = await raceAbort(
@@ -178,14 +186,19 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
         throw corrupt(`The backup file no longer matches the SHA-256 in its manifest.`);
       }
     };
-    const ticker = progressTicker(
+    let inputDone = false;
+    ticker = progressTicker(
+      'restore',
       'restore',
       options.onProgress,
-      () => ({ bytes: hash.bytes, totalBytes: manifest?.sizes.file }),
+      () =>
+        inputDone
+          ? { phase: 'post-data', bytes: hash.bytes }
+          : { bytes: hash.bytes, totalBytes: manifest?.sizes.file ?? fileSize(paths.file) },
       options.progressIntervalMs,
     );
     const source = createReadStream(paths.file, { highWaterMark: STREAM_BUFFER });
-    const decrypt = [source, hash, decryptor, createDecompressor(header.header.compression)] as const;
+    const decrypt = [source, hash, decryptor, payloadDecoder(header, { workers })] as const;
     try {
       if (jobs === 1) {
         tool = spawnTool(
@@ -195,7 +208,17 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
           session.stdio(['pipe', 'ignore', 'pipe']),
         );
         await raceAbort(
-          pipeline(...decrypt, new ToolSink(tool, { beforeEnd: checkHash }), signal ? { signal } : {}),
+          pipeline(
+            ...decrypt,
+            new ToolSink(tool, {
+              beforeEnd: () => {
+                checkHash();
+                // pg_restore now creates indexes and constraints: no more bytes to count.
+                inputDone = true;
+              },
+            }),
+            signal ? { signal } : {},
+          ),
           signal,
           'restore',
         );
@@ -220,6 +243,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
           'restore',
         );
         checkHash();
+        inputDone = true;
         tool = spawnTool(
           restoreTool.path,
           [...args, plain.path],
@@ -254,6 +278,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       ? reclassified
       : ioError(reclassified, 'restoring the backup');
   } finally {
+    ticker?.stop(false);
     await tool?.stop();
     dumpFile?.dispose();
     session?.dispose();
@@ -272,6 +297,14 @@ function restoreFailed(
     `pg_restore exited with ${exit.signal ?? `code ${exit.code}`}: ${lastLines(tool.stderr()) || exit.error?.message || 'no error output'}.${singleTransaction ? ' The transaction was rolled back: nothing was restored.' : ' Objects restored before the error remain.'}`,
     { fix: 'Read the pg_restore error; missing roles can be skipped with --no-owner / --no-privileges.' },
   );
+}
+
+function fileSize(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
 }
 
 function loadManifest(paths: BackupPaths, required: boolean): BackupManifest | undefined {

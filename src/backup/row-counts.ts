@@ -7,8 +7,7 @@ import type pg from 'pg';
 import { quoteIdentifier } from '../sql/sql.js';
 import type { TableCount } from './manifest.js';
 
-export const TABLES_SQL = `
-SELECT n.nspname AS schema, c.relname AS name
+const DUMPED_TABLES = `
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r'
@@ -18,20 +17,47 @@ WHERE c.relkind = 'r'
   AND NOT EXISTS (
     SELECT 1 FROM pg_catalog.pg_depend d
     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
-  )
-ORDER BY 1, 2`;
+  )`;
 
-/** Counts every table's rows with `count(*)`, in the client's current transaction. */
-export async function countRows(client: pg.ClientBase): Promise<TableCount[]> {
+export const TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS name ${DUMPED_TABLES} ORDER BY 1, 2`;
+
+/**
+ * The dumped tables' `pg_table_size` (heap, TOAST, free space and visibility
+ * maps; no indexes): the estimate behind create's percentage. Measured
+ * 0.82 × the uncompressed dump on pgbench tables with random text; it
+ * reads file sizes, not rows, so it costs a catalog query.
+ */
+export const DUMP_ESTIMATE_SQL = `SELECT coalesce(sum(pg_catalog.pg_table_size(c.oid)), 0)::int8 AS bytes ${DUMPED_TABLES}`;
+
+export async function estimateDumpBytes(client: pg.ClientBase): Promise<number> {
+  const result = await client.query<{ bytes: string }>(DUMP_ESTIMATE_SQL);
+  return Number(result.rows[0]?.bytes ?? 0);
+}
+
+/**
+ * Counts every table's rows with `count(*)`, in the client's current
+ * transaction; `onTable` hears how many of how many are done.
+ */
+export async function countRows(
+  client: pg.ClientBase,
+  onTable?: (done: number, total: number) => void,
+): Promise<TableCount[]> {
   const tables = await client.query<{ schema: string; name: string }>(TABLES_SQL);
   const counts: TableCount[] = [];
+  onTable?.(0, tables.rows.length);
   for (const { schema, name } of tables.rows) {
-    const result = await client.query<{ rows: string }>(
-      `SELECT count(*) AS rows FROM ${quoteIdentifier(schema)}.${quoteIdentifier(name)}`,
-    );
-    counts.push({ schema, name, rows: Number(result.rows[0]?.rows ?? 0) });
+    counts.push({ schema, name, rows: await countTable(client, schema, name) });
+    onTable?.(counts.length, tables.rows.length);
   }
   return counts;
+}
+
+/** `count(*)` of one table. */
+export async function countTable(client: pg.ClientBase, schema: string, name: string): Promise<number> {
+  const result = await client.query<{ rows: string }>(
+    `SELECT count(*) AS rows FROM ${quoteIdentifier(schema)}.${quoteIdentifier(name)}`,
+  );
+  return Number(result.rows[0]?.rows ?? 0);
 }
 
 export interface CountDifference {

@@ -20,7 +20,6 @@ import { quoteIdentifier } from '../sql/sql.js';
 import { BackupError, corrupt } from './backup-error.js';
 import { locateBackup, type BackupPaths } from './backup-dir.js';
 import { lastLines, spawnTool } from './child.js';
-import { createDecompressor } from './compression.js';
 import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
 import { CountTap, HashTap } from './format/hash-tap.js';
@@ -29,6 +28,8 @@ import { keyResolver, type BackupKeyOptions } from './keys/select.js';
 import { readManifest, withVerification, writeManifest, type BackupManifest } from './manifest.js';
 import { interrupted, raceAbort, type ConnectionInput } from './options.js';
 import { findPgTool } from './pg-tools.js';
+import { assertCodecAvailable } from './frames/codecs.js';
+import { payloadDecoder } from './payload.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import {
   checkFileHash,
@@ -56,6 +57,8 @@ export interface VerifyBackupOptions extends ConnectionInput {
   pgBin?: string;
   /** Write the result into the manifest. Default true. */
   record?: boolean;
+  /** Worker threads decompressing frames (format version 2). Default: the cores, at most 4. */
+  workers?: number;
   signal?: AbortSignal;
   onProgress?: ProgressListener;
   progressIntervalMs?: number;
@@ -107,6 +110,8 @@ export async function verifyBackup(options: VerifyBackupOptions): Promise<Verify
       // a damaged header fails below, as a recorded result
     }
     if (header) keyResolver({ ...options.keys, env })(header.header.key);
+    // Nor is a runtime without the backup's codec: the backup is not at fault.
+    if (header) assertCodecAvailable(header.header.compression, 'read');
   }
   const checks: VerifyCheck[] = [];
   const opened: OpenedKeys = { manifestKey: undefined };
@@ -117,7 +122,26 @@ export async function verifyBackup(options: VerifyBackupOptions): Promise<Verify
       checks,
       'file-sha256',
       `${manifest.sizes.file} bytes, SHA-256 ${manifest.sha256.slice(0, 16)}…`,
-      () => raceAbort(checkFileHash(paths, manifest), options.signal, 'verification'),
+      async () => {
+        let hashed = 0;
+        const ticker = progressTicker(
+          'verify',
+          'sha256',
+          options.onProgress,
+          () => ({ bytes: hashed, totalBytes: manifest.sizes.file }),
+          options.progressIntervalMs,
+        );
+        try {
+          await raceAbort(
+            checkFileHash(paths, manifest, (bytes) => (hashed = bytes)),
+            options.signal,
+            'verification',
+          );
+          ticker.stop(true);
+        } finally {
+          ticker.stop(false);
+        }
+      },
     );
     if (haveKeys) await level2(options, paths, manifest, checks, opened, level >= 2, env);
     if (level === 3) await level3(options, paths, manifest, checks, env);
@@ -249,10 +273,12 @@ async function decryptAll(
   });
   const ticker = progressTicker(
     'verify',
+    'decrypt',
     options.onProgress,
     () => ({ bytes: hash.bytes, totalBytes: manifest.sizes.file }),
     options.progressIntervalMs,
   );
+  const decoder = payloadDecoder(header, { workers: options.workers });
   try {
     await step(checks, 'chunks', '', async () => {
       await raceAbort(
@@ -260,7 +286,7 @@ async function decryptAll(
           createReadStream(paths.file, { highWaterMark: STREAM_BUFFER }),
           hash,
           decryptor,
-          createDecompressor(header.header.compression),
+          decoder,
           dump,
           new ToolSink(tool, { onEarlyClose: 'discard' }),
           options.signal ? { signal: options.signal } : {},
@@ -278,6 +304,7 @@ async function decryptAll(
           `The dump decompresses to ${dump.bytes} bytes; its manifest says ${manifest.sizes.dump}.`,
         );
       }
+      ticker.stop(true);
       return `${decryptor.chunks} chunks authenticated, ${decryptor.plaintextBytes} bytes decrypted, ${dump.bytes} bytes of dump`;
     });
     const exit = await tool.exited;
@@ -294,7 +321,8 @@ async function decryptAll(
       return `${pgRestore.path.replace(/.*\//, '')} ${pgRestore.version} listed ${entries} archive entries`;
     });
   } finally {
-    ticker.stop(true);
+    ticker.stop(false);
+    decoder.destroy();
     await tool.stop();
   }
 }
@@ -329,7 +357,14 @@ async function level3(
         noOwner: true,
         noPrivileges: true,
         requireManifest: true,
+        ...(options.workers !== undefined ? { workers: options.workers } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress
+          ? {
+              onProgress: (p) => options.onProgress!({ ...p, operation: 'verify' }),
+              progressIntervalMs: options.progressIntervalMs,
+            }
+          : {}),
       });
       return `restored into scratch database ${scratch} in ${result.durationMs} ms`;
     });
@@ -354,8 +389,22 @@ async function level3(
       });
       try {
         const client = await pool.connect();
+        let counted = 0;
+        let total = expected.length;
+        const ticker = progressTicker(
+          'verify',
+          'row-counts',
+          options.onProgress,
+          () => ({ bytes: 0, tables: counted, totalTables: total }),
+          options.progressIntervalMs,
+        );
         try {
-          const differences = compareCounts(expected, await countRows(client));
+          const actual = await countRows(client, (done, all) => {
+            counted = done;
+            total = all;
+          });
+          ticker.stop(true);
+          const differences = compareCounts(expected, actual);
           if (differences.length > 0) {
             const shown = differences
               .slice(0, 5)
@@ -367,6 +416,7 @@ async function level3(
             );
           }
         } finally {
+          ticker.stop(false);
           client.release();
         }
       } finally {

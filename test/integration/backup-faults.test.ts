@@ -28,7 +28,7 @@ import {
   verifyBackup,
   type CreateBackupResult,
 } from '../../src/backup/index.js';
-import { createDecompressor } from '../../src/backup/compression.js';
+import { payloadDecoder } from '../../src/backup/payload.js';
 import { ChunkDecryptor } from '../../src/backup/format/chunk-decryptor.js';
 import { PRELUDE_LENGTH, TAG_LENGTH } from '../../src/backup/format/constants.js';
 import { KeyFileSource } from '../../src/backup/keys/key-file.js';
@@ -314,7 +314,7 @@ describe('tamper fuzz', () => {
           await pipeline(
             Readable.from([mutation.file]),
             decryptor,
-            createDecompressor('brotli'),
+            payloadDecoder(readHeaderFromFile(fuzzed.file)),
             new Writable({ write: (_c, _e, cb) => cb() }),
           );
         } catch (error) {

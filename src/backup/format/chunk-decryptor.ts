@@ -10,7 +10,7 @@ import { createDecipheriv } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { corrupt } from '../backup-error.js';
 import { ByteQueue } from './byte-queue.js';
-import { PRELUDE_LENGTH, STREAM_BUFFER, TAG_LENGTH } from './constants.js';
+import { PRELUDE_LENGTH, STREAM_BUFFER, TAG_LENGTH, type FormatVersion } from './constants.js';
 import { chunkNonce, payloadKey } from './derive.js';
 import { parseHeaderJson, parsePrelude, type EncodedHeader } from './header.js';
 
@@ -30,6 +30,7 @@ export class ChunkDecryptor extends Transform {
   #state: State = 'prelude';
   #prelude: Buffer | undefined;
   #headerLength = 0;
+  #version: FormatVersion = 1;
   #header: EncodedHeader | undefined;
   #key: Buffer | undefined;
   #prefix: Buffer | undefined;
@@ -71,13 +72,17 @@ export class ChunkDecryptor extends Transform {
   async #drain(end: boolean): Promise<void> {
     if (this.#state === 'prelude' && this.#queue.length >= PRELUDE_LENGTH) {
       this.#prelude = Buffer.from(this.#queue.take(PRELUDE_LENGTH));
-      this.#headerLength = parsePrelude(this.#prelude);
+      ({ version: this.#version, length: this.#headerLength } = parsePrelude(this.#prelude));
       this.#state = 'header';
     }
     if (this.#state === 'header' && this.#queue.length >= this.#headerLength) {
       const json = Buffer.from(this.#queue.take(this.#headerLength));
-      const header = parseHeaderJson(json);
-      const encoded: EncodedHeader = { header, bytes: Buffer.concat([this.#prelude!, json]) };
+      const header = parseHeaderJson(json, this.#version);
+      const encoded: EncodedHeader = {
+        header,
+        bytes: Buffer.concat([this.#prelude!, json]),
+        version: this.#version,
+      };
       this.#header = encoded;
       const dataKey = await this.#openKey(encoded);
       this.#key = payloadKey(dataKey, Buffer.from(header.salt, 'base64'));

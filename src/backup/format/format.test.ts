@@ -18,7 +18,7 @@ import { ChunkDecryptor } from './chunk-decryptor.js';
 import { ChunkEncryptor } from './chunk-encryptor.js';
 import { MAGIC, PRELUDE_LENGTH, TAG_LENGTH } from './constants.js';
 import { payloadKey } from './derive.js';
-import { encodeHeader, type BackupHeader, type EncodedHeader } from './header.js';
+import { decodeHeader, encodeHeader, type BackupHeader, type EncodedHeader } from './header.js';
 
 const CHUNK = 1024;
 const dir = mkdtempSync(join(tmpdir(), 'pgw-format-'));
@@ -164,7 +164,7 @@ test('header bounds are enforced before anything large is read', async () => {
   huge.writeUInt32BE(0x7fffffff, 10);
   await rejectsWith(huge, ['PGW_BACKUP_CORRUPT']);
   const future = Buffer.from(bytes);
-  future.writeUInt16BE(2, 8);
+  future.writeUInt16BE(3, 8);
   assert.equal(await rejectsWith(future, ['PGW_BACKUP_UNSUPPORTED']), 'PGW_BACKUP_UNSUPPORTED');
   await rejectsWith(Buffer.concat([Buffer.from('PGDMP'), bytes.subarray(5)]), ['PGW_BACKUP_CORRUPT']);
   assert.ok(bytes.subarray(0, 8).equals(MAGIC));
@@ -223,4 +223,53 @@ test('key files: generated 0600 and never overwritten; refused when readable by 
   writeFileSync(join(dir, 'short.key'), `${randomBytes(16).toString('base64')}\n`, { mode: 0o600 });
   assert.throws(() => new KeyFileSource(join(dir, 'short.key')), { code: 'PGW_BACKUP_KEY_INVALID' });
   assert.throws(() => new KeyFileSource(join(dir, 'missing.key')), { code: 'PGW_BACKUP_KEY_INVALID' });
+});
+
+test('version 2 headers: frameSize exactly for the compressions pgwarden applies; version 1 knows no zstd-frames', () => {
+  const base: BackupHeader = {
+    backupId: 'v2-header',
+    createdAt: new Date().toISOString(),
+    cipher: 'aes-256-gcm',
+    kdf: 'hkdf-sha256',
+    salt: randomBytes(32).toString('base64'),
+    noncePrefix: randomBytes(7).toString('base64'),
+    chunkSize: CHUNK,
+    compression: 'brotli',
+    frameSize: 1024 * 1024,
+    key: {
+      type: 'key-file',
+      keyId: '0123456789abcdef',
+      nonce: randomBytes(12).toString('base64'),
+      wrapped: randomBytes(48).toString('base64'),
+    },
+    database: 'app',
+    server: { version: '15.18' },
+    pgDump: { version: '15.18' },
+  };
+  for (const compression of ['brotli', 'gzip', 'zstd-frames'] as const) {
+    const encoded = encodeHeader({ ...base, compression });
+    assert.equal(encoded.version, 2);
+    assert.equal(encoded.bytes.readUInt16BE(8), 2);
+    assert.deepEqual(decodeHeader(encoded.bytes).header, { ...base, compression });
+    const { frameSize: _frameSize, ...withoutFrames } = base;
+    assert.throws(() => encodeHeader({ ...withoutFrames, compression }), /frameSize/);
+  }
+  for (const compression of ['none', 'zstd'] as const) {
+    const { frameSize: _frameSize, ...withoutFrames } = base;
+    assert.equal(
+      decodeHeader(encodeHeader({ ...withoutFrames, compression }).bytes).header.frameSize,
+      undefined,
+    );
+    assert.throws(() => encodeHeader({ ...base, compression }), /frameSize/);
+  }
+  for (const frameSize of [1024, 64 * 1024 - 1, 16 * 1024 * 1024 + 1]) {
+    assert.throws(() => encodeHeader({ ...base, frameSize }));
+  }
+  // Version 1 has neither zstd-frames nor frameSize: such a header read as version 1 is corrupt.
+  const { frameSize: _frameSize, ...v1 } = base;
+  assert.equal(encodeHeader(v1, 1).version, 1);
+  assert.throws(() => encodeHeader({ ...v1, compression: 'zstd-frames' }, 1));
+  const v2bytes = Buffer.from(encodeHeader({ ...base, compression: 'zstd-frames' }).bytes);
+  v2bytes.writeUInt16BE(1, 8);
+  assert.throws(() => decodeHeader(v2bytes), { code: 'PGW_BACKUP_CORRUPT' });
 });

@@ -43,6 +43,8 @@ export class CountTap extends Transform {
   bytes = 0;
   /** Called once, with the first bytes: proof the producer has started. */
   onFirstBytes: (() => void) | undefined;
+  /** Sees every chunk as it passes (create's row counter); what it throws is its own business, not the stream's. */
+  observe: ((chunk: Buffer) => void) | undefined;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
 
@@ -53,6 +55,13 @@ export class CountTap extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.bytes === 0 && chunk.length > 0) this.onFirstBytes?.();
     this.bytes += chunk.length;
+    if (this.observe) {
+      try {
+        this.observe(chunk);
+      } catch {
+        // the observer keeps its own failure (ArchiveRowCounter does) and reports it later
+      }
+    }
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
     // writableLength: input already waiting behind this chunk.

@@ -13,12 +13,15 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type {
   BackupKeyOptions,
   BackupProgress,
+  Compression,
   CleanupResult,
   CreateBackupResult,
   RestoreResult,
   VerifyResult,
 } from '../../backup/index.js';
 import type { BackupList } from '../../backup/list.js';
+import { describeCompression } from '../../backup/frames/codecs.js';
+import { formatBytes, formatProgress } from './backup-progress.js';
 import { PgwardenError } from '../../errors.js';
 import { terminalText } from '../../text/terminal-text.js';
 import { redact } from '../../redact/redactor.js';
@@ -36,6 +39,7 @@ interface KeyFlags {
 
 interface CommonFlags extends KeyFlags {
   url?: string;
+  workers?: number;
   dir?: string;
   pgBin?: string;
   json?: boolean;
@@ -87,40 +91,13 @@ function withKeyFlags(command: Command): Command {
     .option('--vault-transit-mount <path>', 'mount path of the transit engine (default transit)');
 }
 
-const KIB = 1024;
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= KIB && unit < units.length - 1) {
-    value /= KIB;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
-function formatDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-}
-
 /** A progress bar on a TTY, JSON lines with --json, nothing otherwise. */
 function progressPrinter(flags: CommonFlags): ((p: BackupProgress) => void) | undefined {
   if (flags.json) {
     return (p) => process.stderr.write(`${JSON.stringify({ event: 'progress', ...p })}\n`);
   }
   if (flags.progress === false || process.stderr.isTTY !== true) return undefined;
-  return (p) => {
-    const share = p.totalBytes ? Math.min(1, p.bytes / p.totalBytes) : undefined;
-    const bar =
-      share === undefined
-        ? ''
-        : `[${'#'.repeat(Math.round(share * 20)).padEnd(20, '.')}] ${(share * 100).toFixed(0)}% `;
-    const written = p.writtenBytes === undefined ? '' : ` → ${formatBytes(p.writtenBytes)}`;
-    process.stderr.write(
-      `\r\x1b[K  ${p.operation} ${bar}${formatBytes(p.bytes)}${written}  ${formatBytes(p.bytesPerSecond)}/s  ${formatDuration(p.elapsedMs)}${p.done ? '\n' : ''}`,
-    );
-  };
+  return (p) => process.stderr.write(`\r\x1b[K${formatProgress(p)}${p.done ? '\n' : ''}`);
 }
 
 /** Aborts on SIGINT/SIGTERM while `run` executes; the operation cleans up and rejects. */
@@ -161,6 +138,7 @@ function formatCreate(result: CreateBackupResult): string {
     `✓ backup ${m.id}`,
     `  database  ${m.database} (PostgreSQL ${m.server.version}, pg_dump ${m.pgDump.version})`,
     `  size      ${formatBytes(m.sizes.dump)} dump → ${formatBytes(m.sizes.file)} (${m.compression}, ${m.chunks} chunks, AES-256-GCM)`,
+    `  codec     ${describeCompression(m.compression)}${result.workers > 0 ? ` in ${result.workers} worker thread(s)` : ''}, format version ${result.formatVersion}; readable with Node ${result.minNodeToRead} or newer`,
     `  key       ${m.key.id}`,
     m.tables
       ? `  tables    ${m.tables.length} tables, ${rows} rows (in the dump's snapshot)`
@@ -186,6 +164,9 @@ function createJson(result: CreateBackupResult): Record<string, unknown> {
     chunks: m.chunks,
     sha256: m.sha256,
     compression: m.compression,
+    formatVersion: result.formatVersion,
+    minNodeToRead: result.minNodeToRead,
+    workers: result.workers,
     keyId: m.key.id,
     tables: m.tables?.length ?? null,
     rows: m.tables ? m.tables.reduce((sum, t) => sum + t.rows, 0) : null,
@@ -288,9 +269,15 @@ function buildProgram(setCode: (code: number) => void): Command {
       .requiredOption('--dir <dir>', 'backup directory (created 0700)'),
   )
     .addOption(
-      new Option('--compress <method>', 'compression before encryption')
-        .choices(['brotli', 'gzip', 'none', 'zstd'])
-        .default('brotli'),
+      new Option(
+        '--compress <method>',
+        'compression before encryption (default zstd-frames where Node has zstd, else brotli; zstd = pg_dump 16+ compresses)',
+      ).choices(['zstd-frames', 'brotli', 'gzip', 'none', 'zstd']),
+    )
+    .option(
+      '--workers <n>',
+      'worker threads compressing frames (default: the cores, at most 4)',
+      integer('--workers', 1, 64),
     )
     .option('--retention-class <name>', 'retention class recorded in the manifest', 'daily')
     .option('--keep-days <n>', 'days until this backup expires', integer('--keep-days', 0, 36_500), 30)
@@ -304,7 +291,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .action(
       async (
         flags: CommonFlags & {
-          compress: string;
+          compress?: string;
           retentionClass: string;
           keepDays: number;
           rowCounts: boolean;
@@ -317,7 +304,8 @@ function buildProgram(setCode: (code: number) => void): Command {
             ...connection(flags),
             dir: flags.dir!,
             keys: keyOptions(flags),
-            compression: flags.compress as 'brotli',
+            ...(flags.compress ? { compression: flags.compress as Compression } : {}),
+            ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
             retentionClass: flags.retentionClass,
             keepDays: flags.keepDays,
             rowCounts: flags.rowCounts,
@@ -357,6 +345,11 @@ function buildProgram(setCode: (code: number) => void): Command {
       .option('--url <url>', 'level 3: server where a scratch database may be created (CREATEDB)'),
   )
     .option('--pg-bin <dir>', 'directory holding pg_restore')
+    .option(
+      '--workers <n>',
+      'worker threads decompressing frames (default: the cores, at most 4)',
+      integer('--workers', 1, 64),
+    )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'one JSON line on stdout')
     .action(async (target: string, flags: CommonFlags & { level: 1 | 2 | 3 }) => {
@@ -370,6 +363,7 @@ function buildProgram(setCode: (code: number) => void): Command {
           level: flags.level,
           keys: keyOptions(flags),
           ...(flags.pgBin ? { pgBin: flags.pgBin } : {}),
+          ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
           signal,
           ...(onProgress ? { onProgress } : {}),
         }),
@@ -401,6 +395,11 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option('--no-privileges', 'do not restore GRANT/REVOKE')
     .option('--temp-dir <dir>', 'where -j decrypts the dump (a private 0700 directory is made inside)')
     .option('--pg-bin <dir>', 'directory holding pg_restore')
+    .option(
+      '--workers <n>',
+      'worker threads decompressing frames (default: the cores, at most 4)',
+      integer('--workers', 1, 64),
+    )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'one JSON line on stdout')
     .action(
@@ -430,6 +429,7 @@ function buildProgram(setCode: (code: number) => void): Command {
             noPrivileges: flags.privileges === false,
             ...(flags.tempDir ? { tempDir: flags.tempDir } : {}),
             ...(flags.pgBin ? { pgBin: flags.pgBin } : {}),
+            ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
             signal,
             ...(onProgress ? { onProgress } : {}),
           }),
