@@ -286,7 +286,7 @@ export function classifyQueryError(error: unknown): PgwardenError {
   if (
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||
-    /Connection terminated|connection.*(lost|closed)|Client was closed/i.test(message)
+    /Connection terminated|connection.*(lost|closed)|Client was closed|not queryable/i.test(message)
   ) {
     return connectionLost(message, error);
   }

@@ -170,8 +170,8 @@ describe('pgwarden incident', () => {
     assert.ok(report.stillHeld.publicConnect.includes('postgres'));
     assert.ok(Math.abs(Date.parse(report.validUntil) - Date.now()) < 60_000);
 
-    await assert.rejects(victim.query('SELECT 1'), (error: Error & { code: string }) =>
-      /PGW_(QUERY_CONNECTION_LOST|CONN_LOST|QUERY_FAILED)/.test(error.code),
+    await assert.rejects(victim.query('SELECT 1'), (error: Error & { pgwardenCode: string }) =>
+      /PGW_(QUERY_CONNECTION_LOST|CONN_LOST)/.test(error.pgwardenCode),
     );
     await victim.close().catch(() => undefined);
     await assert.rejects(connect('victim', victimPassword), { code: 'PGW_CONN_AUTH_FAILED' });

@@ -159,6 +159,8 @@ for (const mode of ['transaction', 'session'] as const) {
           pool.startup?.violations.some((v) => v.code === 'PGW_POLICY_SESSION_SETTING_MISMATCH'),
           'reported',
         );
+        // process.emitWarning emits on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
         assert.ok(
           warnings
             .slice(before)

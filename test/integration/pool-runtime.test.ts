@@ -192,6 +192,10 @@ describe('resilience', () => {
       await pool.query('SELECT 1');
       await cluster.kill('SIGKILL');
       try {
+        // A backend outlives its postmaster for a moment (until it notices the death):
+        // wait, bounded, for the pooled connection to go, so the next query finds the server down.
+        const deadline = Date.now() + 5000;
+        while (pool.totalCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         const error = await pool.query('SELECT 1').then(
           () => assert.fail('expected a failure while the server is down'),
           (e: unknown) => e,

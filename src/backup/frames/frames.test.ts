@@ -181,15 +181,22 @@ test('a destroyed writer or reader terminates its workers', async () => {
   }
 });
 
+/** Retired workers exit asynchronously (Worker.terminate resolves later): wait, bounded, for the count to drop. */
+async function settledWorkers(stage: { liveWorkers: number }): Promise<number> {
+  const deadline = Date.now() + 5000;
+  while (stage.liveWorkers > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return stage.liveWorkers;
+}
+
 test('workers replaced every few frames (as zstd workers are) keep the order and leave none running', async () => {
   const data = mixed(20 * FRAME + 7);
   const writer = new FrameWriter({ compression: 'gzip', frameSize: FRAME, workers: 2, retireAfter: 3 });
   const payload = await run(pieces(data), writer);
   // 21 frames over workers that each take 3: at least 7 threads did work.
   assert.ok(writer.threadsUsed >= 7, `${writer.threadsUsed} threads`);
-  assert.equal(writer.liveWorkers, 0);
+  assert.equal(await settledWorkers(writer), 0);
   const reader = new FrameReader({ compression: 'gzip', frameSize: FRAME, workers: 2, retireAfter: 2 });
   assert.ok((await run(pieces(payload), reader)).equals(data));
   assert.ok(reader.threadsUsed >= 10, `${reader.threadsUsed} threads`);
-  assert.equal(reader.liveWorkers, 0);
+  assert.equal(await settledWorkers(reader), 0);
 });
