@@ -156,40 +156,33 @@ describe('@prisma/adapter-pg: new PrismaPg(pool)', () => {
 });
 
 describe('@prisma/adapter-pg: a connection lost under an interactive transaction', () => {
-  // Failing today, fixed by one line in src/pool/classify-error.ts: pg says
-  // "Client has encountered a connection error and is not queryable" for a
-  // statement sent on a client whose connection already died, and
-  // classifyQueryError matches only "Client was closed", so the error is
-  // PGW_QUERY_FAILED (the statement failed) instead of PGW_QUERY_CONNECTION_LOST
-  // (it may or may not have run). The fix: add `|not queryable` to that regex.
-  test(
-    'the next statement reports PGW_QUERY_CONNECTION_LOST; the dead client leaves the pool at rollback()',
-    { todo: 'classify-error.ts does not match pg’s “… is not queryable” (see the comment above)' },
-    async () => {
-      const pool = await fx.pool('pgw-prisma');
-      const adapter = await new PrismaPg(pool).connect();
-      try {
-        const tx = await adapter.startTransaction();
-        const noticed = new Promise((resolve) => pool.once('connection-error', resolve));
-        await fx.cluster.adminQuery(
-          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1',
-          [APP_ROLE],
-        );
-        await noticed;
-        const error = await tx.executeRaw(q('SELECT 1')).catch((e: unknown) => e);
-        await tx.executeRaw(ROLLBACK).catch(() => undefined);
-        await tx.rollback();
-        assertNothingCheckedOut(pool);
-        assert.equal((await adapter.queryRaw(q('SELECT $1::int', 1))).rows[0]![0], 1);
-        // Not a server error (no severity): the adapter rethrows pgwarden's error unmapped.
-        assert.ok(!isDriverAdapterError(error));
-        assert.equal((error as PgwardenError).pgwardenCode, 'PGW_QUERY_CONNECTION_LOST');
-      } finally {
-        await adapter.dispose();
-        await pool.end();
-      }
-    },
-  );
+  // pg says "Client has encountered a connection error and is not queryable"
+  // for a statement sent on a client whose connection already died: that is
+  // PGW_QUERY_CONNECTION_LOST (it may or may not have run), not a failed statement.
+  test('the next statement reports PGW_QUERY_CONNECTION_LOST; the dead client leaves the pool at rollback()', async () => {
+    const pool = await fx.pool('pgw-prisma');
+    const adapter = await new PrismaPg(pool).connect();
+    try {
+      const tx = await adapter.startTransaction();
+      const noticed = new Promise((resolve) => pool.once('connection-error', resolve));
+      await fx.cluster.adminQuery(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1',
+        [APP_ROLE],
+      );
+      await noticed;
+      const error = await tx.executeRaw(q('SELECT 1')).catch((e: unknown) => e);
+      await tx.executeRaw(ROLLBACK).catch(() => undefined);
+      await tx.rollback();
+      assertNothingCheckedOut(pool);
+      assert.equal((await adapter.queryRaw(q('SELECT $1::int', 1))).rows[0]![0], 1);
+      // Not a server error (no severity): the adapter rethrows pgwarden's error unmapped.
+      assert.ok(!isDriverAdapterError(error));
+      assert.equal((error as PgwardenError).pgwardenCode, 'PGW_QUERY_CONNECTION_LOST');
+    } finally {
+      await adapter.dispose();
+      await pool.end();
+    }
+  });
 });
 
 describe("@prisma/adapter-pg's teardown", () => {
