@@ -165,6 +165,11 @@ function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // The AWS SDK prints a multi-line notice on every run under Node < 22 (its
+  // releases after January 2027 need 22). A CLI's output is read by people and
+  // parsed by scripts: the runtime is the operator's choice, and `pgwarden
+  // doctor` is the place to say what it supports, not every command's stderr.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

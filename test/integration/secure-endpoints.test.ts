@@ -7,7 +7,7 @@
 // environment and from the shared config file.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,13 +33,17 @@ const awsBase = (): Record<string, string> => ({
 });
 
 /** Asynchronous: the tripwire lives in this process and must be able to answer. */
-function run(args: string[], env: Record<string, string>): Promise<{ status: number; out: string }> {
+function run(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): Promise<{ status: number; out: string }> {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(
       ([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT|AWS_|VAULT_|SECRETS_)/.test(k),
     ),
   );
-  const child = spawn(process.execPath, [...CLI, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, ...CLI, ...args], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -132,6 +136,30 @@ describe('AWS Secrets Manager and SSM', () => {
       );
     }
     assert.deepEqual(tripwire.requests, []);
+  });
+
+  test("the AWS SDK's Node 20 notice never reaches the CLI's output", async () => {
+    // The SDK judges process.version; a preload makes any runtime look like Node 20.
+    const preload = join(dir, 'node20.mjs');
+    writeFileSync(preload, "Object.defineProperty(process, 'version', { value: 'v20.19.0' });\n");
+    const env = {
+      ...awsBase(),
+      SECRETS_BACKEND: 'aws-secrets-manager',
+      DB_SECRET_ID: 'app/prod/db',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: 'http://127.0.0.1:9/',
+    };
+    const { out } = await run(['doctor', '--json'], env, ['--import', preload]);
+    assert.match(out, /"ok": false/, out); // the SDK client was built and asked
+    assert.doesNotMatch(out, /NodeVersionSupportWarning|require node >=/, out);
+    // The same client built outside the CLI does print it: the test can fail.
+    const script =
+      "const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager'); new SecretsManagerClient({ region: 'us-east-1' });";
+    const bare = spawnSync(process.execPath, ['--import', preload, '--input-type=module', '-e', script], {
+      cwd: process.cwd(),
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    assert.match(bare.stderr, /NodeVersionSupportWarning/, bare.stderr);
   });
 
   test('a malformed endpoint is a config error, not "backend unavailable"', async () => {
