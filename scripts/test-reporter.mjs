@@ -12,6 +12,7 @@ export default async function* conciseReporter(source) {
   const stderr = new Map();
   const files = new Map();
   let passed = 0;
+  let cancelled = 0;
   let column = 0;
 
   const mark = (char) => {
@@ -62,6 +63,12 @@ export default async function* conciseReporter(source) {
         const error = data.details?.error;
         // A suite fails because a test in it failed: that test is reported already.
         if (error?.failureType === 'subtestsFailed') break;
+        // Cancelled because a hook of its suite failed: the hook's failure says why.
+        if (error?.failureType === 'cancelledByParent') {
+          cancelled += 1;
+          yield mark('c');
+          break;
+        }
         failures.push({ name: data.name, file: data.file, line: data.line, error });
         yield mark('F');
         break;
@@ -95,7 +102,7 @@ export default async function* conciseReporter(source) {
   if (slowest.length > 0) {
     out += `\nSlowest files: ${slowest.map((s) => `${short(s.file)} ${s.seconds.toFixed(0)} s`).join(', ')}\n`;
   }
-  out += `\n${passed} passed, ${failures.length} failed, ${skips.length} skipped, ${todos.length} todo\n`;
+  out += `\n${passed} passed, ${failures.length} failed, ${cancelled ? `${cancelled} cancelled, ` : ''}${skips.length} skipped, ${todos.length} todo\n`;
   yield out;
 }
 

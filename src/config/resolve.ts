@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { Secret } from '../redact/secret.js';
-import type { Credentials } from '../secrets/provider.js';
+import type { Credentials } from './credentials.js';
 import {
   ENVIRONMENT_VARIABLES,
   normalizeEnvironment,
