@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test`'s last step. Runs every *.test.ts under src/ and test/ with
 // Node's own test runner on Node 22, the LTS users run, and the unit tests
-// plus one integration file per area on Node 20 (the oldest in `engines`)
-// and Node 24. The runtimes this process is not come from the npm
+// plus one integration file per area on Node 20 (exactly the oldest version
+// `engines` allows) and Node 24. The runtimes this process is not come from the npm
 // registry's per-platform `node-<os>-<arch>` packages (the `node` package
 // minus its install script), cached under node_modules/.cache.
 //
@@ -13,14 +13,18 @@
 //
 // Output: one character per test, then the failures in full, the skipped
 // tests with their reasons and the counts; the full TAP of each run is
-// written to test-results/node<major>.tap.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+// written to test-results/node<version>.tap.
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const reporter = join(repo, 'scripts', 'test-reporter.mjs');
+const ENGINES_MIN = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).engines.node.replace(
+  /^>=\s*/,
+  '',
+);
 
 /**
  * One integration file per area for the runs on the other runtimes: where a
@@ -61,14 +65,15 @@ function testFiles(roots) {
   return files.sort();
 }
 
-/** A node binary of that major: this one, or one from the registry (cached). */
-function runtime(major) {
-  if (Number(process.versions.node.split('.')[0]) === major) return process.execPath;
+/** A node binary matching `spec` (a major, or an exact version): this one, or one from the registry (cached). */
+function runtime(spec) {
+  const current = process.versions.node;
+  if (spec.includes('.') ? current === spec : current.split('.')[0] === spec) return process.execPath;
   const name = `node-${process.platform}-${process.arch}`;
-  const prefix = join(repo, 'node_modules', '.cache', 'pgwarden-runtimes', String(major));
+  const prefix = join(repo, 'node_modules', '.cache', 'pgwarden-runtimes', spec);
   const binary = join(prefix, 'node_modules', name, 'bin', 'node');
   if (!existsSync(binary)) {
-    console.log(`run-tests: fetching Node ${major} (${name}@${major}) from the npm registry`);
+    console.log(`run-tests: fetching Node ${spec} (${name}@${spec}) from the npm registry`);
     mkdirSync(prefix, { recursive: true });
     const install = spawnSync(
       'npm',
@@ -80,12 +85,12 @@ function runtime(major) {
         '--no-package-lock',
         '--no-audit',
         '--no-fund',
-        `${name}@${major}`,
+        `${name}@${spec}`,
       ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     );
     if (install.status !== 0 || !existsSync(binary)) {
-      console.error(`run-tests: could not install ${name}@${major}; the Node ${major} run cannot happen.`);
+      console.error(`run-tests: could not install ${name}@${spec}; the Node ${spec} run cannot happen.`);
       process.exit(1);
     }
   }
@@ -151,18 +156,19 @@ if (args.length > 0) {
       process.exit(1);
     }
   }
+  // Node 20 at exactly the oldest version `engines` allows (require of ES modules needs 20.19).
   const plan = [
-    { major: 22, files: all },
-    { major: 20, files: [...units, ...AREA_FILES] },
-    { major: 24, files: [...units, ...AREA_FILES] },
+    { spec: '22', files: all },
+    { spec: ENGINES_MIN, files: [...units, ...AREA_FILES] },
+    { spec: '24', files: [...units, ...AREA_FILES] },
   ];
-  const only = process.env.PGWARDEN_TEST_RUNTIMES?.split(',').map(Number);
+  const only = process.env.PGWARDEN_TEST_RUNTIMES?.split(',');
   const steps = plan
-    .filter((step) => !only || only.includes(step.major))
-    .map((step) => ({ ...step, node: runtime(step.major) }));
+    .filter((step) => !only || only.some((o) => step.spec === o || step.spec.startsWith(`${o}.`)))
+    .map((step) => ({ ...step, node: runtime(step.spec) }));
   outcomes = steps.map((step) =>
     run(
-      `Node ${step.major}`,
+      `Node ${step.spec}`,
       step.node,
       step.files,
       steps.filter((other) => other !== step).map((other) => other.node),
