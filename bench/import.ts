@@ -19,18 +19,26 @@ if (!existsSync(join(repo, 'dist', 'index.js'))) {
   process.exit(1);
 }
 
-function wallMs(node: string, args: string[]): number {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(node, args, { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr.toString()}`);
-  return ms;
+interface Sample {
+  wall: number;
+  /** CPU (user + system) the process reports after the import: steadier than wall time on a busy machine. */
+  cpu: number;
 }
 
+function sample(node: string, args: string[]): Sample {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(node, args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  const wall = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr.toString()}`);
+  const cpu = Number(/cpu=(\d+)/.exec(result.stdout.toString())?.[1] ?? NaN) / 1000;
+  return { wall, cpu };
+}
+
+const REPORT_CPU = 'const u = process.cpuUsage(); console.log(`cpu=${u.user + u.system}`);';
 const importOf = (specifier: string) => [
   '--input-type=module',
   '-e',
-  `await import(${JSON.stringify(specifier)})`,
+  `await import(${JSON.stringify(specifier)}); ${REPORT_CPU}`,
 ];
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -38,40 +46,52 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-/** `runs` pairs, the order inside each pair alternating; medians and the median ratio. */
-function pair(node: string, a: string[], b: string[]): { a: number; b: number; ratio: number } {
-  const as: number[] = [];
-  const bs: number[] = [];
-  const ratios: number[] = [];
-  wallMs(node, a); // warm the file cache for both before measuring
-  wallMs(node, b);
+interface Pair {
+  a: number;
+  b: number;
+  ratio: number;
+  cpuA: number;
+  cpuB: number;
+  cpuRatio: number;
+}
+
+/** `runs` pairs, the order inside each pair alternating; medians and the medians of the per-pair ratios. */
+function pair(node: string, a: string[], b: string[]): Pair {
+  const as: Sample[] = [];
+  const bs: Sample[] = [];
+  sample(node, a); // warm the file cache for both before measuring
+  sample(node, b);
   for (let i = 0; i < runs; i++) {
-    let ta: number;
-    let tb: number;
     if (i % 2 === 0) {
-      ta = wallMs(node, a);
-      tb = wallMs(node, b);
+      as.push(sample(node, a));
+      bs.push(sample(node, b));
     } else {
-      tb = wallMs(node, b);
-      ta = wallMs(node, a);
+      bs.push(sample(node, b));
+      as.push(sample(node, a));
     }
-    as.push(ta);
-    bs.push(tb);
-    ratios.push(ta / tb);
   }
-  return { a: median(as), b: median(bs), ratio: median(ratios) };
+  return {
+    a: median(as.map((s) => s.wall)),
+    b: median(bs.map((s) => s.wall)),
+    ratio: median(as.map((s, i) => s.wall / bs[i]!.wall)),
+    cpuA: median(as.map((s) => s.cpu)),
+    cpuB: median(bs.map((s) => s.cpu)),
+    cpuRatio: median(as.map((s, i) => s.cpu / bs[i]!.cpu)),
+  };
 }
 
 for (const node of nodes) {
   const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
   console.log(`\nNode ${version}, ${runs} alternating pairs, medians`);
-  console.log('| import | ms | `pg` ms | ratio |');
-  console.log('| --- | ---: | ---: | ---: |');
+  console.log('| import | wall ms | `pg` wall ms | wall ratio | CPU ms | `pg` CPU ms | CPU ratio |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const target of TARGETS) {
     const r = pair(node, importOf(target), importOf('pg'));
-    console.log(`| \`${target}\` | ${r.a.toFixed(0)} | ${r.b.toFixed(0)} | ${r.ratio.toFixed(2)} |`);
+    console.log(
+      `| \`${target}\` | ${r.a.toFixed(0)} | ${r.b.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.cpuA.toFixed(0)} | ${r.cpuB.toFixed(0)} | ${r.cpuRatio.toFixed(2)} |`,
+    );
   }
-  const cli = pair(node, [join(repo, 'dist', 'cli', 'main.js'), '--version'], ['-e', '0']);
+  const cli = pair(node, [join(repo, 'dist', 'cli', 'main.js'), '--version'], ['-e', '0']); // wall time only
   console.log(
     `\nCLI start: \`pgwarden --version\` ${cli.a.toFixed(0)} ms, \`node -e 0\` ${cli.b.toFixed(0)} ms (ratio ${cli.ratio.toFixed(2)})`,
   );
