@@ -2,9 +2,10 @@
  * Reads the frames of a version-2 payload (after decryption: every byte here
  * was authenticated), decompresses them in the worker pool, and emits the
  * dump in order. Each frame is checked completely: its lengths within the
- * header's bounds, its decoder consuming every compressed byte (brotli's and
- * zstd's decoders stop at the end of their first stream and ignore the
- * rest), and its output exactly the length its prefix states. A payload
+ * header's bounds, its decoder consuming every compressed byte (brotli's
+ * decoder, and zstd's up to Node 22, stop at the end of their first stream
+ * and ignore the rest; Node 24's zstd reads on, which the length check
+ * below catches), and its output exactly the length its prefix states. A payload
  * ending inside a frame is refused.
  */
 import { Transform, type TransformCallback } from 'node:stream';

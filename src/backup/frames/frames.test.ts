@@ -124,7 +124,14 @@ for (const codec of CODECS) {
       // gzip reads on into a second member; trailing zeros it skips without a word.
       const tail = codec === 'gzip' ? Buffer.alloc(16) : compressOne(codec, b);
       const message = await corruptionOf(codec, frame(Buffer.concat([first, tail]), a.length));
-      assert.match(message, /stopped after \d+ of \d+ compressed bytes/);
+      // Node 24's zstd decoder reads on into the next zstd frame (as the zstd CLI does), so there
+      // the same frame fails as more output than its prefix states: refused either way.
+      assert.match(
+        message,
+        codec === 'zstd-frames'
+          ? /stopped after \d+ of \d+ compressed bytes|decompresses to more than the \d+ bytes/
+          : /stopped after \d+ of \d+ compressed bytes/,
+      );
     },
   );
 
