@@ -288,6 +288,7 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
             super.connect((error: Error | null) => (error ? reject(error) : resolve())),
           );
           this.#checkChannelBinding();
+          context.credentials.accepted(credentials.current);
           return;
         } catch (error) {
           const coded = classifyConnectError(error, {
@@ -296,9 +297,10 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
             port: target.port,
             user: credentials.current.user,
           });
-          // A rejected password may just be stale: re-fetch (or try the
-          // backend's previous version) and retry this same attempt. More than
-          // one round, because a rotation can land between two attempts.
+          // A rejected password may just be stale: ask the source for others
+          // (one recovery shared by the pool: re-fetched, or the backend's
+          // previous version) and retry this same attempt. More than one
+          // round, because a rotation can land between two attempts.
           if (coded.code === 'PGW_CONN_AUTH_FAILED' && recoveries < MAX_AUTH_RECOVERIES) {
             recoveries += 1;
             const fresh = await context.credentials.recover(credentials.current);
