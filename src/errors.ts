@@ -58,6 +58,8 @@ export const ERROR_CODES = {
     'A connection pooler (PgBouncer in transaction mode) refused a session startup parameter such as statement_timeout.',
   PGW_CONN_PASSWORD_MISSING:
     'The server asked for a password and none was configured (no DB_PASSWORD, PGPASSWORD, URL password, secrets backend or ~/.pgpass entry).',
+  PGW_CONN_PROTOCOL:
+    'While connecting, the server sent what no PostgreSQL server sends (more than 1 MiB before the session was ready); the socket was closed.',
   PGW_CONN_FAILED: 'Connecting failed for another reason; the cause is attached.',
   // pool
   PGW_POOL_EXHAUSTED: 'No connection became free within the acquire timeout.',

@@ -1,10 +1,16 @@
 /**
  * libpq's password file (`PGPASSFILE`, else `~/.pgpass`), read as libpq reads
- * it, so a password every psql and pg_dump on the machine already uses works
- * here too: `hostname:port:database:username:password` lines, `*` matching
- * anything, `\` escaping `:` and `\`, the first matching line winning, and
- * the file ignored (with a warning) unless it is a regular file that group
- * and others cannot read. A unix-socket host is matched as `localhost`.
+ * it (fe-connect.c, passwordFromFile), so a password every psql and pg_dump on
+ * the machine already uses works here too:
+ * - `hostname:port:database:username:password` lines; `#` starts a comment line;
+ * - a field that is exactly `*` matches anything (an escaped `\*` is a literal star);
+ * - `\` escapes `:` and `\` (and any other character, as libpq's loop does);
+ * - the password ends at the first unescaped `:`: later fields are ignored;
+ * - the first matching line wins;
+ * - a unix socket in the default directory is matched as `localhost`, any
+ *   other socket directory by its path;
+ * - the file is ignored, with a warning, unless it is a regular file that
+ *   group and others cannot access (0600 or less); a missing file is silent.
  */
 import { closeSync, fstatSync, openSync, readFileSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
@@ -25,27 +31,49 @@ export interface PgpassLookup {
   readonly warnings: readonly ConfigWarning[];
 }
 
-/** Splits one line on unescaped colons; undefined for a line that is not five fields. */
-function fields(line: string): string[] | undefined {
-  const out: string[] = [];
-  let current = '';
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (ch === '\\' && i + 1 < line.length) {
-      current += line[++i];
-    } else if (ch === ':' && out.length < 4) {
-      out.push(current);
-      current = '';
+/**
+ * libpq's DEFAULT_PGSOCKET_DIR is a build setting: `/tmp` upstream,
+ * `/var/run/postgresql` on Debian, Ubuntu and Red Hat builds (`/run/postgresql`
+ * is the same directory). A socket there is matched as `localhost`, as the
+ * psql on the same machine would match it.
+ */
+const DEFAULT_SOCKET_DIRS = new Set(['/tmp', '/var/run/postgresql', '/run/postgresql']);
+
+/**
+ * Whether the field starting at `start` matches `value`, as libpq's
+ * pwdfMatchesString: the index after the field's terminating colon, or -1.
+ */
+function matchField(line: string, start: number, value: string): number {
+  if (line[start] === '*' && line[start + 1] === ':') return start + 2;
+  let i = start;
+  let j = 0;
+  while (i < line.length) {
+    let escaped = false;
+    if (line[i] === '\\') {
+      i++;
+      escaped = true;
+    }
+    if (!escaped && line[i] === ':' && j === value.length) return i + 1;
+    if (j === value.length) return -1;
+    // An unescaped colon may match a colon of the value (an IPv6 address), as in libpq.
+    if (i < line.length && line[i] === value[j]) {
+      i++;
+      j++;
     } else {
-      current += ch;
+      return -1;
     }
   }
-  out.push(current);
-  return out.length === 5 ? out : undefined;
+  return -1; // a field must end with a colon: a line of four fields matches nothing
 }
 
-function matches(pattern: string, value: string): boolean {
-  return pattern === '*' || pattern === value;
+/** The password field from `start`: de-escaped, up to the first unescaped colon. */
+function passwordField(line: string, start: number): string {
+  let out = '';
+  for (let i = start; i < line.length && line[i] !== ':'; i++) {
+    if (line[i] === '\\' && i + 1 < line.length) i++;
+    out += line[i];
+  }
+  return out;
 }
 
 /** The password file libpq would read for this environment. */
@@ -70,9 +98,12 @@ export function lookupPgpass(
   if (!file) return none();
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // Symlinks are followed, as libpq's stat() follows them (dotfile managers
+    // link ~/.pgpass); what is judged below is the file finally opened.
+    // O_NONBLOCK: a FIFO in its place must be refused, not wait for a writer.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
-    // libpq silently skips a missing or unreadable file (and follows no symlink here: fail closed).
+    // libpq silently skips a missing or unreadable file.
     return none();
   }
   let text: string;
@@ -100,20 +131,18 @@ export function lookupPgpass(
   } finally {
     closeSync(fd);
   }
-  const host = target.host.startsWith('/') ? 'localhost' : target.host;
-  for (const raw of text.split(/\r?\n/)) {
-    if (raw === '' || raw.startsWith('#')) continue;
-    const parts = fields(raw);
-    if (!parts) continue;
-    const [h, p, d, u, password] = parts as [string, string, string, string, string];
-    if (
-      matches(h, host) &&
-      matches(p, String(target.port)) &&
-      matches(d, target.database) &&
-      matches(u, target.user)
-    ) {
-      return { password, file, warnings: [] };
+  const host = DEFAULT_SOCKET_DIRS.has(target.host) ? 'localhost' : target.host;
+  const wanted = [host, String(target.port), target.database, target.user];
+  for (const raw of text.split('\n')) {
+    if (raw.startsWith('#')) continue;
+    const line = raw.replace(/[\r\n]+$/, '');
+    if (line === '') continue;
+    let at = 0;
+    for (const value of wanted) {
+      at = matchField(line, at, value);
+      if (at < 0) break;
     }
+    if (at >= 0) return { password: passwordField(line, at), file, warnings: [] };
   }
   return none();
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from './resolve.js';
 import { PgwardenError } from '../errors.js';
+import { createPki } from '../testing/pki.js';
 
 const CANARY = 'canary-7f3a9c1e5b-Pw!x';
 
@@ -311,5 +312,91 @@ describe('host lists and replicas', () => {
       code(() => resolveConfig({ env: { PGTARGETSESSIONATTRS: 'writable' }, environment: 'test' })),
       'PGW_CONFIG_INVALID',
     );
+  });
+});
+
+describe('PGREQUIRESSL (libpq, deprecated)', () => {
+  const deprecation = (warnings: readonly { code: string; option: string }[]) =>
+    warnings.filter((w) => w.option === 'PGREQUIRESSL').map((w) => w.code);
+
+  test('=1 means sslmode require when no source sets sslmode, with a deprecation warning', () => {
+    const { config, warnings } = resolveConfig({ env: { PGREQUIRESSL: '1' }, environment: 'development' });
+    assert.equal(config.tls.mode, 'require');
+    assert.equal(config.tls.effectiveMode, 'require');
+    assert.equal(config.sources.sslMode, 'PGREQUIRESSL');
+    assert.deepEqual(deprecation(warnings), ['PGW_CONFIG_DEPRECATED']);
+    assert.match(warnings.find((w) => w.option === 'PGREQUIRESSL')!.message, /PGSSLMODE/);
+    // Without it the same environment is libpq's prefer, which may fall back to plaintext.
+    assert.equal(resolveConfig({ env: {}, environment: 'development' }).config.tls.mode, 'prefer');
+    assert.equal(resolveConfig({ env: {}, environment: 'test' }).config.tls.mode, 'prefer');
+    assert.equal(
+      resolveConfig({ env: { PGREQUIRESSL: '1' }, environment: 'test' }).config.tls.mode,
+      'require',
+    );
+  });
+
+  test('any other value is ignored, as libpq ignores it', () => {
+    for (const value of ['0', '', 'yes', 'true']) {
+      const { config, warnings } = resolveConfig({
+        env: { PGREQUIRESSL: value },
+        environment: 'development',
+      });
+      assert.equal(config.tls.mode, 'prefer', `PGREQUIRESSL=${JSON.stringify(value)}`);
+      assert.deepEqual(deprecation(warnings), []);
+    }
+  });
+
+  test('PGSSLMODE, the URL, DB_SSL and the option each win over it', () => {
+    const cases: Array<[Record<string, string>, object, string, string]> = [
+      [{ PGSSLMODE: 'disable' }, {}, 'disable', 'PGSSLMODE'],
+      [{ PGSSLMODE: 'allow' }, {}, 'allow', 'PGSSLMODE'],
+      [{ DATABASE_URL: 'postgresql://h/db?sslmode=prefer' }, {}, 'prefer', 'DATABASE_URL ?sslmode'],
+      [{}, { url: 'postgresql://h/db?sslmode=disable' }, 'disable', 'url ?sslmode'],
+      [{ DB_SSL: 'false' }, {}, 'disable', 'DB_SSL'],
+      [{}, { sslMode: 'disable' }, 'disable', 'options.sslMode'],
+    ];
+    for (const [env, options, mode, origin] of cases) {
+      const { config } = resolveConfig({
+        env: { PGREQUIRESSL: '1', ...env },
+        environment: 'development',
+        ...options,
+      });
+      assert.equal(config.tls.mode, mode, JSON.stringify({ env, options }));
+      assert.equal(config.sources.sslMode, origin);
+    }
+  });
+
+  test("never lowers production's verify-full default", async () => {
+    const pki = await createPki();
+    for (const environment of ['production', 'staging'] as const) {
+      const { config } = resolveConfig({
+        env: { PGREQUIRESSL: '1' },
+        environment,
+        sslRootCert: pki.ca.certPem,
+      });
+      assert.equal(config.tls.mode, 'verify-full', environment);
+      assert.equal(config.tls.effectiveMode, 'verify-full');
+      assert.equal(config.sources.sslMode, `default for ${environment}`);
+    }
+    // Read from the environment too; and without a CA production still refuses rather than settle for require.
+    const fromEnv = resolveConfig({
+      env: { PGREQUIRESSL: '1', NODE_ENV: 'production', PGSSLROOTCERT: 'system' },
+    });
+    assert.equal(fromEnv.config.tls.mode, 'verify-full');
+    assert.equal(
+      code(() => resolveConfig({ env: { PGREQUIRESSL: '1', NODE_ENV: 'production', HOME: '/nonexistent' } })),
+      'PGW_TLS_ROOT_CERT_MISSING',
+    );
+  });
+
+  test('with a root certificate, require is verify-ca as in libpq', async () => {
+    const pki = await createPki();
+    const { config } = resolveConfig({
+      env: { PGREQUIRESSL: '1' },
+      environment: 'development',
+      sslRootCert: pki.ca.certPem,
+    });
+    assert.equal(config.tls.mode, 'require');
+    assert.equal(config.tls.effectiveMode, 'verify-ca');
   });
 });

@@ -5,7 +5,9 @@
  *   rotation and dynamic users work;
  * - libpq's sslmode fallbacks (`allow`, `prefer`) as separate attempts;
  * - `channel_binding=require`, refusing before a password is sent when the
- *   server does not offer SCRAM-SHA-256-PLUS.
+ *   server does not offer SCRAM-SHA-256-PLUS;
+ * - a bound on what the server can make the client buffer before the session
+ *   is ready, so a hostile server cannot fill memory during the handshake.
  * pg internals are touched here and only here.
  */
 import pg from 'pg';
@@ -36,9 +38,11 @@ export interface ClientContext {
 interface PgClientInternals {
   connection: {
     stream: unknown;
+    _ending: boolean;
     removeAllListeners(): void;
     end(): void;
     once(event: string, listener: () => void): void;
+    attachListeners(stream: StartupStream): void;
   };
   ssl: unknown;
   connectionParameters: { ssl: unknown; user: string; host: string; port: number };
@@ -72,6 +76,25 @@ function orderedTargets(hosts: readonly HostPort[], preferred: number): number[]
     ? [preferred, ...order.filter((i) => i !== preferred)]
     : order;
 }
+
+/** The socket (or TLS stream) pg's parser reads the server's messages from. */
+interface StartupStream {
+  on(event: 'data', listener: (chunk: Buffer) => void): void;
+  off(event: 'data', listener: (chunk: Buffer) => void): void;
+  destroy(): void;
+}
+
+/**
+ * The most a server may send before ReadyForQuery: the authentication
+ * exchange, ParameterStatus, BackendKeyData and the odd notice come to a few
+ * KiB. pg-protocol buffers a message until all of the length its header
+ * claims has arrived, so without a bound a header claiming 1 GiB, and the
+ * bytes behind it, grow the client's memory until the connect timeout.
+ */
+export const MAX_STARTUP_BYTES = 1024 * 1024;
+
+/** pg Connections whose startup is already bounded (one per physical attempt). */
+const boundedConnections = new WeakSet<object>();
 
 /** Re-fetch rounds after an authentication failure before it is reported. */
 const MAX_AUTH_RECOVERIES = 3;
@@ -259,11 +282,13 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
       for (let index = 0; index < attempts.length; index++) {
         this.#use(credentials.current);
         this.#timeHandshake();
+        this.#boundStartup(target);
         try {
           await new Promise<void>((resolve, reject) =>
             super.connect((error: Error | null) => (error ? reject(error) : resolve())),
           );
           this.#checkChannelBinding();
+          context.credentials.accepted(credentials.current);
           return;
         } catch (error) {
           const coded = classifyConnectError(error, {
@@ -272,9 +297,10 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
             port: target.port,
             user: credentials.current.user,
           });
-          // A rejected password may just be stale: re-fetch (or try the
-          // backend's previous version) and retry this same attempt. More than
-          // one round, because a rotation can land between two attempts.
+          // A rejected password may just be stale: ask the source for others
+          // (one recovery shared by the pool: re-fetched, or the backend's
+          // previous version) and retry this same attempt. More than one
+          // round, because a rotation can land between two attempts.
           if (coded.code === 'PGW_CONN_AUTH_FAILED' && recoveries < MAX_AUTH_RECOVERIES) {
             recoveries += 1;
             const fresh = await context.credentials.recover(credentials.current);
@@ -318,6 +344,51 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
       internals.port = target.port;
       internals.connectionParameters.host = target.host;
       internals.connectionParameters.port = target.port;
+    }
+
+    /**
+     * Counts the bytes the server sends until ReadyForQuery and aborts past
+     * {@link MAX_STARTUP_BYTES}. Counting bytes on the stream pg's parser
+     * reads (the TLS stream once upgraded) is the least invasive reliable
+     * bound: it needs no second parser of message headers, holds for a huge
+     * header as for an endless run of small messages, and leaves pg's parsing
+     * untouched. It is installed through `attachListeners`, which pg calls
+     * with whichever stream carries the messages (plain, or TLS after the
+     * upgrade, or direct TLS), so our listener runs just before pg's.
+     */
+    #boundStartup(target: HostPort): void {
+      const internals = this as unknown as PgClientInternals;
+      const connection = internals.connection;
+      if (boundedConnections.has(connection)) return;
+      boundedConnections.add(connection);
+      // The TCP socket, before any TLS upgrade replaces connection.stream.
+      const socket = connection.stream as StartupStream;
+      const attach = connection.attachListeners.bind(connection);
+      connection.attachListeners = (stream: StartupStream) => {
+        let received = 0;
+        const count = (chunk: Buffer): void => {
+          received += chunk.length;
+          if (received <= MAX_STARTUP_BYTES) return;
+          stream.off('data', count);
+          internals._handleErrorEvent(
+            new ConnectionError(
+              'PGW_CONN_PROTOCOL',
+              `The server at ${target.host}:${target.port} sent more than ${MAX_STARTUP_BYTES / 1024 / 1024} MiB before the session was ready; no PostgreSQL server does, so the connection was closed.`,
+              {
+                option: 'host',
+                fix: 'Check that host and port point at PostgreSQL (or a pooler in front of it) and not at another service, and what sits in the network path.',
+              },
+            ),
+          );
+          // Destroyed, not ended: a hostile server would keep streaming into a half-closed socket.
+          connection._ending = true;
+          stream.destroy();
+          socket.destroy();
+        };
+        stream.on('data', count);
+        connection.once('readyForQuery', () => stream.off('data', count));
+        attach(stream);
+      };
     }
 
     /** Times the TLS handshake: from pg's upgrade of the socket to Node's secureConnect. */

@@ -251,8 +251,9 @@ export class CachedCredentials {
 
   /**
    * The backend's previous credentials (AWSPREVIOUS, the prior KV version),
-   * tried once after an authentication failure while a rotation propagates.
-   * Not cached. Undefined when the backend keeps none.
+   * tried after an authentication failure while a rotation propagates.
+   * Not cached here: the pool reads it at most once per rotation
+   * (pool/credential-source.ts). Undefined when the backend keeps none.
    */
   async fetchPrevious(signal?: AbortSignal): Promise<Credentials | undefined> {
     if (this.#closed) throw this.#closedError();

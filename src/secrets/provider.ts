@@ -20,7 +20,8 @@ export interface SecretProvider {
   fetch(signal?: AbortSignal): Promise<Credentials>;
   /**
    * Credentials that were current before the last rotation, if the backend
-   * keeps them (AWSPREVIOUS). Tried once after an authentication failure.
+   * keeps them (AWSPREVIOUS). Read after an authentication failure, at most
+   * once per rotation.
    */
   fetchPrevious?(signal?: AbortSignal): Promise<Credentials | undefined>;
   /** Stops timers and revokes leases. */

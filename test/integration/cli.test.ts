@@ -42,6 +42,8 @@ before(async () => {
   files = pki.writeFiles(dir);
   cluster = await startCluster({
     tls: { pki },
+    // A client that kept its socket open without a password would wait this long, past run()'s timeout.
+    conf: { authentication_timeout: '10min' },
     hba: ['hostssl all all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
   });
   await cluster.createRole('app', { password });
@@ -103,6 +105,24 @@ describe('pgwarden doctor', () => {
     assert.equal(run(['doctor', '--env', 'prodd']).status, 2);
     assert.equal(run(['doctor', '--no-such-flag']).status, 2);
     assert.equal(run(['no-such-command']).status, 2);
+  });
+
+  test('no password from any source: exit 1 with PGW_CONN_PASSWORD_MISSING, at once (issue 12, item 4)', () => {
+    // No PGPASSWORD (run() drops PG*), and a password file that does not exist in place of ~/.pgpass.
+    const url = `postgresql://app@127.0.0.1:${cluster.port}/postgres`;
+    const { status, stdout, stderr } = run(['doctor', '--json', '--url', url], {
+      PGPASSFILE: join(dir, 'no-such-pgpass'),
+    });
+    // Hanging until the server's authentication_timeout (10 min) would be killed by run()'s 2 min timeout.
+    assert.equal(status, 1, stdout + stderr);
+    const report = JSON.parse(stdout);
+    assert.equal(report.ok, false);
+    assert.equal(report.config.passwordSource, 'none');
+    const error = report.connection.error;
+    assert.equal(error.code, 'PGW_CONN_PASSWORD_MISSING', stdout);
+    assert.match(error.message, /asks user "app" for a password/);
+    assert.match(error.fix, /PGPASSWORD/);
+    assert.match(error.fix, /~\/\.pgpass/);
   });
 
   test('reports where the credentials come from and the cache state, never the secret', () => {

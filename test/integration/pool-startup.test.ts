@@ -2,14 +2,23 @@
 // production policy refuses (listing every violation) and warns elsewhere.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { inspect } from 'node:util';
-import { createPool, PgwardenError, PolicyError, type CreatePoolOptions } from '../../src/index.js';
+import {
+  createPool,
+  PgwardenError,
+  PolicyError,
+  WardenPool,
+  type CreatePoolOptions,
+} from '../../src/index.js';
 import {
   assertNoCanary,
   canary,
   createPki,
   findFreePort,
+  isProcessAlive,
   startCluster,
+  waitForProcessExit,
   type Cluster,
   type Pki,
 } from '../support/index.js';
@@ -31,10 +40,23 @@ before(async () => {
   pki = await createPki();
   cluster = await startCluster({
     tls: { pki },
-    conf: { log_connections: true },
-    hba: ['hostssl all all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
+    // The backend's pid on every line, to find the one serving a given attempt;
+    // a long authentication_timeout, so a client that kept its socket open would be seen.
+    conf: { log_connections: true, log_line_prefix: '%m [%p] ', authentication_timeout: '10min' },
+    hba: [
+      // What the server asks for without a password: md5 and cleartext, for two roles of their own.
+      'hostssl all md5_user 127.0.0.1/32 md5',
+      'hostssl all plain_user 127.0.0.1/32 password',
+      'hostssl all all 127.0.0.1/32 scram-sha-256',
+      'host all all 127.0.0.1/32 scram-sha-256',
+    ],
   });
   await cluster.createRole('app', { password });
+  await cluster.createRole('plain_user');
+  await cluster.createRole('md5_user');
+  // An md5 verifier, so md5 is what the server asks for (a SCRAM one would make it ask SCRAM).
+  const md5 = createHash('md5').update(`${password}md5_user`).digest('hex');
+  await cluster.adminQuery(`ALTER ROLE md5_user PASSWORD 'md5${md5}'`);
   await cluster.createRole('boss', { password, attributes: 'LOGIN SUPERUSER CREATEDB' });
   process.on('warning', onWarning);
 });
@@ -206,5 +228,58 @@ describe('production policy', () => {
     const codes = warnings.map((w) => (w as Error & { code?: string }).code).sort();
     assert.deepEqual(codes, ['PGW_POLICY_PRIVILEGED_ROLE', 'PGW_POLICY_TLS_DISABLED']);
     assert.ok(warnings.every((w) => w.name === 'PgwardenWarning'));
+  });
+});
+
+describe('a password the server asks for and nobody gave (issue 12, item 4)', () => {
+  /** Pids of the backends that accepted a connection since `offset` in the server log. */
+  function backendsSince(offset: number): number[] {
+    const lines = cluster.readLog().slice(offset);
+    return [...lines.matchAll(/\[(\d+)\] LOG: {2}connection received: host=127\.0\.0\.1/g)].map((m) =>
+      Number(m[1]),
+    );
+  }
+
+  test('PGW_CONN_PASSWORD_MISSING at once, naming the sources, and the server sees the socket closed', async () => {
+    const offset = cluster.readLog().length;
+    // env: {} — no PGPASSWORD, no HOME, so no ~/.pgpass either: nothing gives a password.
+    // The connect timeout is far away: an error before it is not a timeout.
+    const error = await refusal(base({ password: undefined, connectionTimeoutMs: 300_000 }));
+    assert.equal(error.code, 'PGW_CONN_PASSWORD_MISSING');
+    assert.equal(error.option, 'password');
+    assert.match(error.message, /user "app"/);
+    for (const source of ['SECRETS_BACKEND', 'DB_PASSWORD', 'PGPASSWORD', 'URL', '.pgpass', 'PGPASSFILE']) {
+      assert.ok(error.fix!.includes(source), `the fix does not name ${source}: ${error.fix}`);
+    }
+    // One connection reached the server, and its backend ended: the client closed
+    // the socket. Left open, the backend would wait for authentication_timeout (10 min).
+    const backends = backendsSince(offset);
+    assert.equal(backends.length, 1, cluster.readLog().slice(offset));
+    assert.ok(await waitForProcessExit(backends[0]!, 30_000), 'the backend still waits for a password');
+    assert.ok(!isProcessAlive(backends[0]!));
+    assert.doesNotMatch(cluster.readLog().slice(offset), /authentication timeout|connection authorized/);
+  });
+
+  test('the same from pool.ready() of a pool built synchronously, when the server asks SCRAM, md5 or cleartext', async () => {
+    for (const [user, mechanism] of [
+      ['app', 'SCRAM-SHA-256'],
+      ['md5_user', 'md5'],
+      ['plain_user', 'password'],
+    ] as const) {
+      const offset = cluster.readLog().length;
+      const pool = new WardenPool(base({ user, password: undefined, connectionTimeoutMs: 300_000 }));
+      try {
+        await assert.rejects(pool.ready(), (e: PgwardenError) => {
+          assert.equal(e.pgwardenCode, 'PGW_CONN_PASSWORD_MISSING', `${mechanism}: ${e.message}`);
+          assert.match(e.message, new RegExp(`user "${user}"`));
+          return true;
+        });
+      } finally {
+        await pool.close();
+      }
+      const backends = backendsSince(offset);
+      assert.equal(backends.length, 1, `${mechanism}: ${cluster.readLog().slice(offset)}`);
+      assert.ok(await waitForProcessExit(backends[0]!, 30_000), `${mechanism}: the backend still waits`);
+    }
   });
 });

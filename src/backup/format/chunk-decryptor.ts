@@ -69,6 +69,12 @@ export class ChunkDecryptor extends Transform {
     }, callback);
   }
 
+  /** A tampered chunk or an abort destroys the stream without a flush: the key must not outlive it. */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#key?.fill(0);
+    callback(error);
+  }
+
   async #drain(end: boolean): Promise<void> {
     if (this.#state === 'prelude' && this.#queue.length >= PRELUDE_LENGTH) {
       this.#prelude = Buffer.from(this.#queue.take(PRELUDE_LENGTH));

@@ -81,6 +81,16 @@ export class ChunkEncryptor extends Transform {
     }
   }
 
+  /**
+   * A run that fails or is aborted destroys the stream without a flush: the
+   * key (and the plaintext waiting for its chunk) must not outlive it either.
+   */
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#key.fill(0);
+    this.#buffer.fill(0);
+    callback(error);
+  }
+
   #pushHeader(): void {
     if (this.#headerPushed) return;
     this.#headerPushed = true;

@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+import type * as NodeCrypto from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -16,7 +18,7 @@ import type { KeySource } from '../keys/key-source.js';
 import { PassphraseSource } from '../keys/passphrase.js';
 import { ChunkDecryptor } from './chunk-decryptor.js';
 import { ChunkEncryptor } from './chunk-encryptor.js';
-import { MAGIC, PRELUDE_LENGTH, TAG_LENGTH } from './constants.js';
+import { INFO_PAYLOAD, MAGIC, PRELUDE_LENGTH, TAG_LENGTH } from './constants.js';
 import { payloadKey } from './derive.js';
 import { decodeHeader, encodeHeader, type BackupHeader, type EncodedHeader } from './header.js';
 
@@ -104,6 +106,42 @@ test('round trips at every chunk-size edge; chunk count and file size as specifi
     const chunks = Math.max(1, Math.ceil(size / CHUNK));
     assert.equal(bytes.length, header.bytes.length + size + chunks * TAG_LENGTH, `size ${size}`);
   }
+});
+
+test('a stream destroyed without a flush zeroes its key: an encryptor aborted mid-dump, a decryptor on a tampered chunk', async () => {
+  const { header } = await seal(randomBytes(10));
+  const key = randomBytes(32);
+  const encryptor = new ChunkEncryptor({ header, payloadKey: key });
+  encryptor.write(randomBytes(CHUNK / 2));
+  encryptor.on('error', () => undefined);
+  encryptor.destroy(new Error('aborted'));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(key.equals(Buffer.alloc(32)), 'the payload key outlived the aborted encryptor');
+
+  const { bytes, header: sealed } = await seal(randomBytes(4 * CHUNK));
+  const tampered = Buffer.from(bytes);
+  tampered[sealed.bytes.length + CHUNK + TAG_LENGTH + 3]! ^= 0x01; // in the second chunk
+  // The decryptor derives its key itself: record what hkdfSync hands it (derive.ts wraps it without a copy).
+  const crypto = createRequire(import.meta.url)('node:crypto') as typeof NodeCrypto;
+  const original = crypto.hkdfSync;
+  const derived: ArrayBuffer[] = [];
+  crypto.hkdfSync = ((...args: Parameters<typeof original>) => {
+    const out = original(...args);
+    if (args[3] === INFO_PAYLOAD) derived.push(out);
+    return out;
+  }) as typeof original;
+  syncBuiltinESMExports();
+  try {
+    await rejectsWith(tampered, ['PGW_BACKUP_CORRUPT']);
+  } finally {
+    crypto.hkdfSync = original;
+    syncBuiltinESMExports();
+  }
+  assert.equal(derived.length, 1);
+  assert.ok(
+    Buffer.from(derived[0]!).equals(Buffer.alloc(32)),
+    'the payload key outlived the failed decryption',
+  );
 });
 
 test('truncation at every chunk boundary and at many offsets is corruption', async () => {
