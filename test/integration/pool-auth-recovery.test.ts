@@ -6,7 +6,6 @@
 // provider against a real cluster whose password changed on the server only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inspect } from 'node:util';
 import { createPool, PgwardenError, type CreatePoolOptions, type WardenPool } from '../../src/index.js';
 import { Secret } from '../../src/redact/secret.js';
 import type { Credentials, SecretProvider } from '../../src/secrets/provider.js';
@@ -16,6 +15,7 @@ import {
   canary,
   startCluster,
   type Cluster,
+  recordingLogger,
 } from '../support/index.js';
 
 /** Connections opened at once in each wave; more than one, so sharing shows. */
@@ -23,13 +23,7 @@ const N = 8;
 
 let cluster: Cluster;
 const secrets: string[] = [];
-const logLines: string[] = [];
-const logger = {
-  info: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  warn: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  error: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  debug: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-};
+const { lines: logLines, logger } = recordingLogger();
 
 function newPassword(): string {
   const value = canary();

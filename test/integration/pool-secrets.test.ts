@@ -5,7 +5,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inspect } from 'node:util';
 import {
   createPool,
   PgwardenError,
@@ -18,18 +17,12 @@ import { runAudit } from '../../src/audit/index.js';
 import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../support/aws-secrets-manager-server.js';
 import { runDoctor } from '../../src/doctor/doctor.js';
 import { VaultServer } from '../support/vault-server.js';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import { assertNoCanary, canary, startCluster, type Cluster, recordingLogger } from '../support/index.js';
 
 let cluster: Cluster;
 let aws: AwsSecretsManagerServer;
 const secrets: string[] = [];
-const logLines: string[] = [];
-const logger = {
-  info: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  warn: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  error: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  debug: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-};
+const { lines: logLines, logger } = recordingLogger();
 
 function newPassword(): string {
   const value = canary();

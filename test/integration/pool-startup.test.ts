@@ -21,18 +21,13 @@ import {
   waitForProcessExit,
   type Cluster,
   type Pki,
+  recordingLogger,
 } from '../support/index.js';
 
 let cluster: Cluster;
 let pki: Pki;
 const password = canary();
-const logLines: string[] = [];
-const logger = {
-  info: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  warn: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  error: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-  debug: (...args: unknown[]) => logLines.push(inspect(args, { depth: 6 })),
-};
+const { lines: logLines, logger } = recordingLogger();
 const warnings: Error[] = [];
 const onWarning = (w: Error) => warnings.push(w);
 

@@ -29,3 +29,16 @@ export function assertErrorHasNoSecret(error: unknown, secrets: readonly string[
   const texts = [e.message, String(e), e.stack ?? '', JSON.stringify(e), inspect(e, { depth: 10 })];
   for (const value of secrets) for (const text of texts) assertNoCanary(text, value);
 }
+
+/**
+ * A logger for pool options that keeps every line it is given (inspected
+ * deeply, as a real logger would serialise them), so a test can assert
+ * that no canary reached a log.
+ */
+export function recordingLogger(lines: string[] = []): {
+  lines: string[];
+  logger: Record<'info' | 'warn' | 'error' | 'debug', (...args: unknown[]) => void>;
+} {
+  const record = (...args: unknown[]) => void lines.push(inspect(args, { depth: 6 }));
+  return { lines, logger: { info: record, warn: record, error: record, debug: record } };
+}
