@@ -289,3 +289,42 @@ export async function assertBackupRestores(
   });
   assert.ok(verified.ok, JSON.stringify(verified.checks));
 }
+
+/** The harness superuser over the unix socket, as a URL: what a DBA's cron job on the database host uses. */
+export function socketUrl(cluster: Cluster, database: string): string {
+  const params = new URLSearchParams({
+    host: cluster.socketDir,
+    port: String(cluster.port),
+    user: cluster.superuser,
+  });
+  return `postgresql:///${encodeURIComponent(database)}?${params}`;
+}
+
+/** A login over TCP with verify-full TLS against the cluster's CA. */
+export function verifyFullUrl(
+  g: GuidelineCluster,
+  login: { user: string; password: string; database: string },
+): string {
+  return g.cluster
+    .url({ ...login, params: { sslmode: 'verify-full', sslrootcert: g.files.caCertPath } })
+    .replace('127.0.0.1', 'localhost');
+}
+
+/**
+ * Where a README's path variables point in a test: fresh directories under
+ * the cluster's private one, and the log directory the example's
+ * postgresql.conf.example makes the server write to.
+ */
+export function readmePaths(g: GuidelineCluster): {
+  BACKUP_DIR: string;
+  PGWARDEN_HOME: string;
+  PGLOG: string;
+} {
+  const base = join(g.dir, 'readme');
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  return {
+    BACKUP_DIR: join(base, 'backups'),
+    PGWARDEN_HOME: join(base, 'pgwarden'),
+    PGLOG: join(g.cluster.dataDir, 'log'),
+  };
+}
