@@ -354,7 +354,7 @@ describe('frende: README.md as written', () => {
     assert.equal(restored?.n, 200);
 
     await failLogins(g.cluster, { user: 'frende_app', password: wrongPassword, database: 'frende' });
-    await waitForLog(g.cluster, /password authentication failed for user/, 10);
+    await waitForLog(g.cluster, /password authentication failed for user/, 5);
     const alerts = await readme.run(['alerts'], vars, secrets);
     assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
     assert.match(alerts.stdout, /✗ FIRED\s+auth-failures/);

@@ -182,10 +182,14 @@ export function failingAtOrAboveMedium(report: AuditReport): string[] {
     .map((f) => `${f.id} (${f.severity}): ${JSON.stringify(f.objects ?? [])}`);
 }
 
-/** Waits until the server's csvlog shows `pattern` at least `count` times. */
+/**
+ * Waits until the server's current log file (the first format of
+ * log_destination: csvlog, or pyfactor's stderr) shows `pattern` at least
+ * `count` times; returns its path.
+ */
 export async function waitForLog(cluster: Cluster, pattern: RegExp, count: number): Promise<string> {
-  const [row] = await cluster.adminQuery<{ path: string }>("SELECT pg_current_logfile('csvlog') AS path");
-  assert.ok(row?.path, 'csvlog is not on');
+  const [row] = await cluster.adminQuery<{ path: string }>('SELECT pg_current_logfile() AS path');
+  assert.ok(row?.path, 'the logging collector is not on');
   const path = join(cluster.dataDir, row.path);
   const deadline = Date.now() + 20_000;
   for (;;) {

@@ -266,7 +266,7 @@ describe('lets-manifest: README.md as written', () => {
     );
 
     await failLogins(g.cluster, { user: 'lets_manifest_user', password: wrongPassword, database: DB });
-    await waitForLog(g.cluster, /password authentication failed for user/, 10);
+    await waitForLog(g.cluster, /password authentication failed for user/, 5);
     const alerts = await readme.run(['alerts'], vars, secrets);
     assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
     assert.match(alerts.stdout, /✗ FIRED\s+auth-failures/);

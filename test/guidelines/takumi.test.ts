@@ -455,7 +455,7 @@ describe('takumi: README.md as written', () => {
     );
 
     await failLogins(g.cluster, { user: 'takumi_prod', password: wrongPassword, database: 'takumi' });
-    await waitForLog(g.cluster, /password authentication failed for user/, 10);
+    await waitForLog(g.cluster, /password authentication failed for user/, 5);
     const alerts = await readme.run(['alerts'], vars, secrets);
     assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
     assert.match(alerts.stdout, /✗ FIRED\s+auth-failures/);
