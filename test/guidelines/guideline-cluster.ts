@@ -65,6 +65,8 @@ export interface GuidelineCluster {
  * certificate valid for a year), scram-sha-256, TLS ≥ 1.2 with strong
  * ciphers, connection and DDL logging to csvlog, WAL archiving, and
  * pg_hba.conf lines from `hba` (hostssl only, in the teams' examples).
+ * `conf` comes last and wins: the teams pass their postgresql.conf.example
+ * ({@link readServerConf}), so the server writes the log their alerts.yaml reads.
  */
 export async function startGuidelineCluster(options: {
   hba: string[];
