@@ -128,7 +128,8 @@ export const ERROR_CODES = {
   PGW_BACKUP_KEY_SERVICE: 'AWS KMS or Vault transit refused or failed to create or unwrap the data key.',
   PGW_BACKUP_CORRUPT: 'The backup file or its manifest failed authentication: altered, truncated or damaged.',
   PGW_BACKUP_UNSUPPORTED: 'The backup uses a format version or parameter outside what this version accepts.',
-  PGW_BACKUP_NOT_FOUND: 'No backup file or manifest matches the id or path given.',
+  PGW_BACKUP_NOT_FOUND:
+    'No backup file or manifest matches the id or path given, or `latest` found no complete backup in the directory.',
   PGW_BACKUP_DIR_UNSAFE: 'The backup directory is not a directory or is accessible to group or others.',
   PGW_BACKUP_TOOL_MISSING: 'pg_dump or pg_restore of a suitable major version was not found.',
   PGW_BACKUP_DUMP_FAILED: 'pg_dump failed; the end of its error output is in the message.',

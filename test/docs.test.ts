@@ -1,9 +1,11 @@
 // The documentation lists exactly what the code defines: error codes in
 // docs/errors.md, environment variables in docs/config.md, and the tests
-// docs/security.md names as proof of each guarantee.
+// docs/security.md names as proof of each guarantee; and what ships stands
+// alone: no path outside the repository, no broken relative link.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import { ERROR_CODES } from '../src/errors.js';
 import { CONNECTION_VARIABLES } from '../src/config/variables.js';
 
@@ -38,4 +40,34 @@ test('docs/security.md: every guarantee names a test, and every test it names ex
     }
   }
   assert.deepEqual(missing, []);
+});
+
+/** What a clone ships: the README, the changelog, docs/, examples/ and src/. */
+function shippedFiles(): string[] {
+  const files = ['README.md', 'CHANGELOG.md'];
+  for (const root of ['docs', 'examples', 'src']) {
+    for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) files.push(join(entry.parentPath, entry.name));
+    }
+  }
+  return files;
+}
+
+test('nothing shipped points outside the repository', () => {
+  // Built from parts so this file does not match itself.
+  const outside = new RegExp(['/' + 'work/', '\\.\\./\\.\\./\\.\\./', 'shared/' + 'guidelines'].join('|'));
+  const offenders = shippedFiles().filter((file) => outside.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(offenders, []);
+});
+
+test('relative links in README.md, docs/ and examples/ lead to files that exist', () => {
+  const broken: string[] = [];
+  for (const file of shippedFiles().filter((f) => f.endsWith('.md') && !f.startsWith('src'))) {
+    for (const [, target] of readFileSync(file, 'utf8').matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:|^#/.test(target!)) continue;
+      const path = normalize(join(dirname(file), target!.replace(/#.*$/, '')));
+      if (path.startsWith('..') || !existsSync(path)) broken.push(`${file}: ${target}`);
+    }
+  }
+  assert.deepEqual(broken, []);
 });

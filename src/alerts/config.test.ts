@@ -92,4 +92,59 @@ describe('alerts config', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test('${NAME} and ${NAME:-default} come from the environment; unset ones are a coded error naming key and variable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgw-alerts-vars-'));
+    try {
+      const file = join(dir, 'alerts.yaml');
+      writeFileSync(
+        file,
+        [
+          'label: ${LABEL:-orders}',
+          'log:',
+          "  files: ['${PGLOG}/postgresql.csv', '$${literal}/a$b.csv']",
+          'backupDir: ${BACKUP_DIR:-/var/backups/orders}',
+          'rules:',
+          '  auth-failures: { threshold: 5 }',
+          '',
+        ].join('\n'),
+      );
+      const layer = loadAlertsConfigFile(file, { PGLOG: '/srv/pg/log', BACKUP_DIR: '' });
+      assert.equal(layer.label, 'orders');
+      assert.deepEqual(layer.log?.files, ['/srv/pg/log/postgresql.csv', join(dir, '${literal}/a$b.csv')]);
+      // Empty counts as unset, as with the shell's :-.
+      assert.equal(layer.backupDir, '/var/backups/orders');
+      assert.equal(loadAlertsConfigFile(file, { PGLOG: 'logs', BACKUP_DIR: 'b' }).backupDir, join(dir, 'b'));
+      assert.deepEqual(
+        loadAlertsConfigFile(file, { PGLOG: 'logs' }).log?.files?.[0],
+        join(dir, 'logs/postgresql.csv'),
+      );
+
+      for (const env of [{}, { PGLOG: '' }]) {
+        assert.throws(
+          () => loadAlertsConfigFile(file, env),
+          coded(
+            'PGW_ALERTS_CONFIG_INVALID',
+            /log\.files\.0 uses \$\{PGLOG\}, which is not set/,
+            'log.files.0',
+          ),
+        );
+      }
+      writeFileSync(file, 'backupDir: ${BACKUP DIR}\n');
+      assert.throws(
+        () => loadAlertsConfigFile(file, {}),
+        coded(
+          'PGW_ALERTS_CONFIG_INVALID',
+          /backupDir refers to "\$\{BACKUP DIR\}", which is not a variable name/,
+        ),
+      );
+      writeFileSync(file, 'backupDir: ${BACKUP_DIR\n');
+      assert.throws(
+        () => loadAlertsConfigFile(file, { BACKUP_DIR: '/b' }),
+        coded('PGW_ALERTS_CONFIG_INVALID', /backupDir has a "\$\{" without its "\}"/),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -6,7 +6,7 @@
  * ```yaml
  * label: orders-db              # names the database in reports and webhooks
  * log:
- *   files: [/var/lib/postgresql/15/main/log/postgresql.csv]
+ *   files: ['${PGLOG}/postgresql.csv']   # ${NAME}, ${NAME:-default}: from the environment
  *   format: auto                # stderr | csvlog | jsonlog | auto
  *   linePrefix: '%m [%p] '      # stderr only; default: the server's log_line_prefix
  *   windowEnd: now              # or newest-line, for a copied log
@@ -34,6 +34,7 @@ import { z } from 'zod';
 import { parseDuration } from '../monitor/duration.js';
 import { CERTIFICATE_EXPIRY_DAYS } from '../tls/certificate-expiry.js';
 import { AlertsError } from './alerts-error.js';
+import { expandConfigVariables } from './config-variables.js';
 import { LOG_FORMATS, type LogFormat } from './log/log-entry.js';
 import { DEFAULT_MAX_LOG_BYTES } from './log/read-log.js';
 import { SEVERITIES, type Severity } from './rule-result.js';
@@ -164,11 +165,12 @@ export function validateAlertsLayer(value: unknown, where: string): AlertsConfig
 }
 
 /**
- * Reads and validates a YAML config file. Relative paths in it (log files,
- * backupDir) are taken relative to the file, so a cron job's working
- * directory does not matter.
+ * Reads and validates a YAML config file. `${NAME}` and `${NAME:-default}`
+ * in its string values are taken from `env` (src/alerts/config-variables.ts).
+ * Relative paths in it (log files, backupDir) are then taken relative to the
+ * file, so a cron job's working directory does not matter.
  */
-export function loadAlertsConfigFile(path: string): AlertsConfigLayer {
+export function loadAlertsConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): AlertsConfigLayer {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -191,7 +193,7 @@ export function loadAlertsConfigFile(path: string): AlertsConfigLayer {
       { option: '--config', fix: 'Fix the YAML syntax; docs/alerts.md has an example.' },
     );
   }
-  const layer = validateAlertsLayer(value, path);
+  const layer = validateAlertsLayer(expandConfigVariables(value, env, path), path);
   const base = dirname(resolve(path));
   const files = layer.log?.files;
   return {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BackupError, ioError } from './backup-error.js';
 import { BACKUP_FILE_SUFFIX, MANIFEST_SUFFIX } from './format/constants.js';
 
@@ -75,41 +75,4 @@ export function backupPaths(dir: string, id: string): BackupPaths {
     manifest: join(dir, `${id}${MANIFEST_SUFFIX}`),
     temp: join(dir, `.${id}${TEMP_SUFFIX}`),
   };
-}
-
-/**
- * Finds a backup from an id (with `dir`), the path of its `.pgwb` file or of
- * its manifest. The manifest may be missing (the caller decides whether that
- * is acceptable); the backup file may not.
- */
-export function locateBackup(target: string, dir: string | undefined): BackupPaths {
-  let paths: BackupPaths;
-  if (target.endsWith(BACKUP_FILE_SUFFIX) || target.endsWith(MANIFEST_SUFFIX) || target.includes('/')) {
-    const absolute = resolve(target);
-    const name = basename(absolute);
-    const id = name.endsWith(MANIFEST_SUFFIX)
-      ? name.slice(0, -MANIFEST_SUFFIX.length)
-      : name.endsWith(BACKUP_FILE_SUFFIX)
-        ? name.slice(0, -BACKUP_FILE_SUFFIX.length)
-        : name;
-    paths = backupPaths(dirname(absolute), id);
-  } else {
-    if (!dir) {
-      throw new BackupError(
-        'PGW_BACKUP_NOT_FOUND',
-        `"${target}" is a backup id, but no directory was given.`,
-        {
-          option: '--dir',
-          fix: 'Pass --dir with the backup directory, or give the path of the .pgwb file.',
-        },
-      );
-    }
-    paths = backupPaths(resolve(dir), target);
-  }
-  if (!existsSync(paths.file)) {
-    throw new BackupError('PGW_BACKUP_NOT_FOUND', `No backup file ${paths.file} exists.`, {
-      fix: 'Check the id with `pgwarden backup list --dir DIR`, or give the path of the .pgwb file.',
-    });
-  }
-  return paths;
 }

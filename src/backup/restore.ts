@@ -13,7 +13,8 @@ import { PgwardenError } from '../errors.js';
 import { classifyQueryError } from '../pool/classify-error.js';
 import { createPool, type WardenPool } from '../pool/pool.js';
 import { BackupError, corrupt, ioError } from './backup-error.js';
-import { locateBackup, type BackupPaths } from './backup-dir.js';
+import type { BackupPaths } from './backup-dir.js';
+import { locateBackup } from './locate.js';
 import { lastLines, spawnTool, type ToolProcess } from './child.js';
 import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
@@ -38,7 +39,7 @@ import {
 import { ToolSink } from './tool-sink.js';
 
 export interface RestoreBackupOptions extends ConnectionInput {
-  /** A backup id (with `dir`), or the path of its `.pgwb` file or manifest. */
+  /** A backup id or `latest` (the newest complete backup; both with `dir`), or the path of its `.pgwb` file or manifest. */
   target: string;
   /** Backup directory, for ids. */
   dir?: string;

@@ -18,7 +18,8 @@ import { PgwardenError } from '../errors.js';
 import { createPool } from '../pool/pool.js';
 import { quoteIdentifier } from '../sql/sql.js';
 import { BackupError, corrupt } from './backup-error.js';
-import { locateBackup, type BackupPaths } from './backup-dir.js';
+import type { BackupPaths } from './backup-dir.js';
+import { locateBackup } from './locate.js';
 import { lastLines, spawnTool } from './child.js';
 import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
@@ -46,7 +47,7 @@ import { ToolSink } from './tool-sink.js';
 export type VerifyLevel = 1 | 2 | 3;
 
 export interface VerifyBackupOptions extends ConnectionInput {
-  /** A backup id (with `dir`), or the path of its `.pgwb` file or manifest. */
+  /** A backup id or `latest` (the newest complete backup; both with `dir`), or the path of its `.pgwb` file or manifest. */
   target: string;
   dir?: string;
   /** 1, 2 or 3 (see the module comment). */

@@ -187,8 +187,8 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['pgwarden backup keygen --out backup.key', 'Make a key file once (keep a copy somewhere safe)'],
     ['pgwarden backup create --dir ./backups --key-file backup.key', 'Back up the database in DATABASE_URL'],
     [
-      `pgwarden backup verify ${BACKUP} --dir ./backups --level 2 --key-file backup.key`,
-      'Check that it decrypts',
+      'pgwarden backup verify latest --dir ./backups --level 2 --key-file backup.key',
+      'Check that the newest backup decrypts',
     ],
   ],
   'pgwarden backup create': [
@@ -209,8 +209,8 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'pgwarden backup verify': [
     [`pgwarden backup verify ${BACKUP} --dir ./backups --level 1`, 'The file hash only (no key needed)'],
     [
-      `pgwarden backup verify ${BACKUP} --dir ./backups --level 2 --key-file backup.key`,
-      'Decrypt and authenticate every chunk, and list the dump',
+      'pgwarden backup verify latest --dir ./backups --level 2 --key-file backup.key',
+      'The newest complete backup: decrypt and authenticate every chunk, and list the dump',
     ],
     [
       `pgwarden backup verify ${BACKUP} --dir ./backups --level 3 --key-file backup.key --url ${ADMIN_URL}`,
@@ -219,8 +219,8 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   'pgwarden backup restore': [
     [
-      `pgwarden backup restore ${BACKUP} --dir ./backups --key-file backup.key --url 'postgresql://admin@localhost/shop_copy'`,
-      'Restore into an empty database, in one transaction',
+      "pgwarden backup restore latest --dir ./backups --key-file backup.key --url 'postgresql://admin@localhost/shop_copy'",
+      'Restore the newest backup into an empty database, in one transaction',
     ],
     [
       `pgwarden backup restore ./backups/${BACKUP}.pgwb --key-file backup.key --url 'postgresql://admin@localhost/shop' --clean --jobs 4`,

@@ -1,10 +1,11 @@
-// dbcreds' guideline (../shared/guidelines/dbcreds.md), enforced by the
-// configuration in examples/dbcreds/ and proven against one real, hardened
-// cluster and a real Secret Service (test/support/keychain.ts): the password
-// lives in the OS credential store only, expires after 90 days and is reported
-// before it does, passwords are strong, the analytics and application users
-// have exactly their privileges, the audit is clean and failed logins alert.
-// Map: examples/dbcreds/README.md.
+// dbcreds' guideline (its requirements: examples/dbcreds/README.md), enforced by
+// the configuration in examples/dbcreds/ and proven against one real, hardened
+// cluster running the example's postgresql.conf.example and a real Secret
+// Service (test/support/keychain.ts): the password lives in the OS credential
+// store only, expires after 90 days and is reported before it does, passwords
+// are strong, the analytics and application users have exactly their
+// privileges, the audit is clean, failed logins alert, and the README's
+// commands that need no person at a keyboard run as written.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/conf
 import { checkExpiry } from '../../src/creds/expiry.js';
 import { generatePassword } from '../../src/creds/generate.js';
 import { CredentialStore } from '../../src/creds/store.js';
+import { listBackups } from '../../src/backup/index.js';
 import { PolicyError } from '../../src/errors.js';
 import { createPool } from '../../src/pool/pool.js';
 import { Secret } from '../../src/redact/secret.js';
@@ -30,10 +32,15 @@ import {
   parseEnvExample,
   prepareLogin,
   readExample,
+  readmePaths,
+  readServerConf,
+  socketUrl,
   startGuidelineCluster,
+  verifyFullUrl,
   waitForLog,
   type GuidelineCluster,
 } from './guideline-cluster.js';
+import { assertDefaultsAgree, readmeRunner } from './readme-commands.js';
 
 const TEAM = 'dbcreds';
 const skip = keyringSkipReason();
@@ -64,6 +71,7 @@ before(async () => {
         'hostssl production app_user 127.0.0.1/32 scram-sha-256',
         'hostssl production app_user ::1/128 scram-sha-256',
       ],
+      conf: readServerConf(TEAM),
     }),
     startKeyring(),
   ]);
@@ -247,5 +255,46 @@ describe('dbcreds', { skip }, () => {
     assert.equal(status['auth-failures'], 'fired');
     assert.equal(status['credentials-expiry'], 'ok');
     assertNoCanary(JSON.stringify(report), wrongPassword);
+  });
+});
+
+describe('dbcreds: README.md as written', { skip }, () => {
+  test('the README commands run as shipped: creds check, alerts on the csvlog and the stored expiry, a backup verified as latest', async () => {
+    const readme = readmeRunner(TEAM);
+    assertDefaultsAgree(TEAM, readme);
+    const [current] = await g.cluster.adminQuery<{ path: string }>(
+      "SELECT pg_current_logfile('csvlog') AS path",
+    );
+    assert.equal(current?.path, 'log/postgresql.csv');
+    // PGWARDEN_HOME is where `creds add prod` (before()) recorded the 90-day expiry.
+    const paths = { ...readmePaths(g), PGWARDEN_HOME: home };
+    const vars = {
+      ...paths,
+      MONITOR_URL: verifyFullUrl(g, { user: 'app_user', password, database: 'production' }),
+      BACKUP_URL: socketUrl(g.cluster, 'production'),
+    };
+    const secrets = [password, wrongPassword];
+
+    const expiry = await readme.run(['expiry'], vars, secrets);
+    assert.equal(expiry.status, 0, expiry.stdout + expiry.stderr);
+    assert.match(expiry.stdout, /prod/);
+
+    await failLogins(g.cluster, { user: 'app_user', password: wrongPassword, database: 'production' });
+    await waitForLog(g.cluster, /password authentication failed for user/, 5);
+    const alerts = await readme.run(['alerts'], vars, secrets);
+    assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
+    assert.match(alerts.stdout, /✗ FIRED\s+auth-failures/);
+    assert.match(alerts.stdout, /✓ ok\s+credentials-expiry/);
+    assert.match(alerts.stdout, /✓ ok\s+server-certificate/);
+    assert.ok(alerts.stdout.includes(`log: ${join(paths.PGLOG, 'postgresql.csv')} (csvlog,`), alerts.stdout);
+
+    const backups = await readme.run(['backups'], vars, secrets);
+    assert.equal(backups.status, 0, backups.stdout + backups.stderr);
+    const created = JSON.parse(backups.stdout.split('\n').find((l) => l.startsWith('{'))!) as { id: string };
+    assert.deepEqual(
+      listBackups(paths.BACKUP_DIR).backups.map((b) => [b.id, b.verified?.level, b.verified?.ok]),
+      [[created.id, 2, true]],
+    );
+    assert.deepEqual(readme.notRun(), []);
   });
 });

@@ -1,10 +1,11 @@
-// Frende's guideline (../shared/guidelines/frende.md), enforced by the
-// configuration in examples/frende/ and proven against one real, hardened
-// cluster: verify-full TLS or no start in production, the SQLAlchemy-style pool
-// variables in force, the server's access-control settings, the {db}_app
-// least-privilege user, a clean audit, gzip-compressed encrypted backups that
-// restore and expire after 30 days, the /api/health/... endpoints, and alerts.
-// Map: examples/frende/README.md.
+// Frende's guideline (its requirements: examples/frende/README.md), enforced by
+// the configuration in examples/frende/ and proven against one real, hardened
+// cluster running the example's postgresql.conf.example: verify-full TLS or no
+// start in production, the SQLAlchemy-style pool variables in force, the
+// server's access-control settings, the {db}_app least-privilege user, a clean
+// audit, gzip-compressed encrypted backups that restore and expire after 30
+// days, the /api/health/... endpoints, alerts, and the README's commands run
+// as they are written.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -14,7 +15,13 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
-import { cleanupBackups, createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
+import {
+  cleanupBackups,
+  createBackup,
+  generateKeyFile,
+  listBackups,
+  verifyBackup,
+} from '../../src/backup/index.js';
 import type { PgwardenError } from '../../src/errors.js';
 import { PolicyError } from '../../src/errors.js';
 import { healthHandler } from '../../src/health/handler.js';
@@ -32,14 +39,19 @@ import {
   parseEnvExample,
   prepareLogin,
   readExample,
+  readmePaths,
+  socketUrl,
   startGuidelineCluster,
+  verifyFullUrl,
   waitForLog,
   type GuidelineCluster,
 } from './guideline-cluster.js';
+import { assertDefaultsAgree, readmeRunner } from './readme-commands.js';
 
 const TEAM = 'frende';
 const password = canary();
 const wrongPassword = canary();
+const monitorPassword = canary();
 const { logger, lines: logLines } = captureLogger();
 
 let g: GuidelineCluster;
@@ -79,6 +91,8 @@ before(async () => {
     hba: [
       'hostssl frende frende_app 127.0.0.1/32 scram-sha-256',
       'hostssl frende frende_app ::1/128 scram-sha-256',
+      // The monitoring role the README's alerts check connects as (MONITOR_URL).
+      'hostssl frende frende_monitor 127.0.0.1/32 scram-sha-256',
     ],
     conf: readServerConf(TEAM),
   });
@@ -286,5 +300,67 @@ describe('frende', () => {
     });
     const report = await runAlertsCheck({ config, pool, env: {} });
     assert.equal(report.rules.find((r) => r.rule === 'backup-age')?.status, 'ok');
+  });
+});
+
+describe('frende: README.md as written', () => {
+  test('the README commands run as shipped: roles, key, daily gzip backup verified as latest by a real restore, restore latest, alerts on the csvlog', async () => {
+    const readme = readmeRunner(TEAM);
+    assertDefaultsAgree(TEAM, readme);
+    const paths = readmePaths(g);
+    const [current] = await g.cluster.adminQuery<{ path: string }>(
+      "SELECT pg_current_logfile('csvlog') AS path",
+    );
+    assert.equal(current?.path, 'log/postgresql.csv');
+    await g.cluster.createDatabase('frende_restored');
+    // Monitoring has its own role: the application's pool may hold all 50 of frende_app's sessions.
+    await g.cluster.createRole('frende_monitor', { password: monitorPassword, inRoles: ['pg_monitor'] });
+    await g.cluster.adminQuery('GRANT CONNECT ON DATABASE frende TO frende_monitor');
+    const vars = {
+      ...paths,
+      ADMIN_URL: socketUrl(g.cluster, 'frende'),
+      BACKUP_URL: socketUrl(g.cluster, 'frende'),
+      SCRATCH_URL: socketUrl(g.cluster, 'postgres'),
+      RESTORE_URL: socketUrl(g.cluster, 'frende_restored'),
+      MONITOR_URL: verifyFullUrl(g, {
+        user: 'frende_monitor',
+        password: monitorPassword,
+        database: 'frende',
+      }),
+    };
+    const secrets = [password, wrongPassword, monitorPassword];
+
+    const setup = await readme.run(['setup'], vars, secrets);
+    assert.equal(setup.status, 0, setup.stdout + setup.stderr);
+    const daily = await readme.run(['daily'], vars, secrets);
+    assert.equal(daily.status, 0, daily.stdout + daily.stderr);
+    const created = JSON.parse(daily.stdout.split('\n')[0]!) as { id: string; compression: string };
+    assert.equal(created.compression, 'gzip');
+    assert.deepEqual(
+      listBackups(paths.BACKUP_DIR).backups.map((b) => [b.id, b.verified?.level, b.verified?.ok]),
+      [[created.id, 3, true]],
+    );
+
+    const restore = await readme.run(['restore'], vars, secrets);
+    assert.equal(restore.status, 0, restore.stdout + restore.stderr);
+    assert.ok(restore.stdout.includes(created.id), restore.stdout);
+    const check = await adminPool(g.cluster, 'frende_restored');
+    let restored;
+    try {
+      restored = (await check.query<{ n: number }>('SELECT count(*)::int AS n FROM matches')).rows[0];
+    } finally {
+      await check.close();
+    }
+    assert.equal(restored?.n, 200);
+
+    await failLogins(g.cluster, { user: 'frende_app', password: wrongPassword, database: 'frende' });
+    await waitForLog(g.cluster, /password authentication failed for user/, 5);
+    const alerts = await readme.run(['alerts'], vars, secrets);
+    assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
+    assert.match(alerts.stdout, /✗ FIRED\s+auth-failures/);
+    assert.match(alerts.stdout, /✓ ok\s+backup-age/);
+    assert.match(alerts.stdout, /✓ ok\s+server-certificate/);
+    assert.ok(alerts.stdout.includes(`log: ${join(paths.PGLOG, 'postgresql.csv')} (csvlog,`), alerts.stdout);
+    assert.deepEqual(readme.notRun(), []);
   });
 });

@@ -65,6 +65,8 @@ export interface GuidelineCluster {
  * certificate valid for a year), scram-sha-256, TLS ≥ 1.2 with strong
  * ciphers, connection and DDL logging to csvlog, WAL archiving, and
  * pg_hba.conf lines from `hba` (hostssl only, in the teams' examples).
+ * `conf` comes last and wins: the teams pass their postgresql.conf.example
+ * ({@link readServerConf}), so the server writes the log their alerts.yaml reads.
  */
 export async function startGuidelineCluster(options: {
   hba: string[];
@@ -182,10 +184,14 @@ export function failingAtOrAboveMedium(report: AuditReport): string[] {
     .map((f) => `${f.id} (${f.severity}): ${JSON.stringify(f.objects ?? [])}`);
 }
 
-/** Waits until the server's csvlog shows `pattern` at least `count` times. */
+/**
+ * Waits until the server's current log file (the first format of
+ * log_destination: csvlog, or pyfactor's stderr) shows `pattern` at least
+ * `count` times; returns its path.
+ */
 export async function waitForLog(cluster: Cluster, pattern: RegExp, count: number): Promise<string> {
-  const [row] = await cluster.adminQuery<{ path: string }>("SELECT pg_current_logfile('csvlog') AS path");
-  assert.ok(row?.path, 'csvlog is not on');
+  const [row] = await cluster.adminQuery<{ path: string }>('SELECT pg_current_logfile() AS path');
+  assert.ok(row?.path, 'the logging collector is not on');
   const path = join(cluster.dataDir, row.path);
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -288,4 +294,43 @@ export async function assertBackupRestores(
     env: {},
   });
   assert.ok(verified.ok, JSON.stringify(verified.checks));
+}
+
+/** The harness superuser over the unix socket, as a URL: what a DBA's cron job on the database host uses. */
+export function socketUrl(cluster: Cluster, database: string): string {
+  const params = new URLSearchParams({
+    host: cluster.socketDir,
+    port: String(cluster.port),
+    user: cluster.superuser,
+  });
+  return `postgresql:///${encodeURIComponent(database)}?${params}`;
+}
+
+/** A login over TCP with verify-full TLS against the cluster's CA. */
+export function verifyFullUrl(
+  g: GuidelineCluster,
+  login: { user: string; password: string; database: string },
+): string {
+  return g.cluster
+    .url({ ...login, params: { sslmode: 'verify-full', sslrootcert: g.files.caCertPath } })
+    .replace('127.0.0.1', 'localhost');
+}
+
+/**
+ * Where a README's path variables point in a test: fresh directories under
+ * the cluster's private one, and the log directory the example's
+ * postgresql.conf.example makes the server write to.
+ */
+export function readmePaths(g: GuidelineCluster): {
+  BACKUP_DIR: string;
+  PGWARDEN_HOME: string;
+  PGLOG: string;
+} {
+  const base = join(g.dir, 'readme');
+  mkdirSync(base, { recursive: true, mode: 0o700 });
+  return {
+    BACKUP_DIR: join(base, 'backups'),
+    PGWARDEN_HOME: join(base, 'pgwarden'),
+    PGLOG: join(g.cluster.dataDir, 'log'),
+  };
 }

@@ -1,17 +1,19 @@
-// Let's Manifest's checklist (../shared/guidelines/lets-manifest.md), enforced
-// by the configuration in examples/lets-manifest/ and proven against one real,
-// hardened cluster: TLS or no start in production, the SQLAlchemy-style pool
-// (5 + 10 overflow, pre-ping, exhaustion handled with a coded timeout),
-// automatic rollback, parameterized queries, the dedicated and read-only users
-// with their limits and the 30 s statement timeout, a separate test database,
-// audit logging, encrypted backups restored for real, and failed-login alerts.
-// Map: examples/lets-manifest/README.md.
+// Let's Manifest's checklist (its items: examples/lets-manifest/README.md),
+// enforced by the configuration in examples/lets-manifest/ and proven against
+// one real, hardened cluster running the example's postgresql.conf.example: TLS
+// or no start in production, the SQLAlchemy-style pool (5 + 10 overflow,
+// pre-ping, exhaustion handled with a coded timeout), automatic rollback,
+// parameterized queries, the dedicated and read-only users with their limits
+// and the 30 s statement timeout, a separate test database, audit logging,
+// encrypted backups restored for real, failed-login alerts, and the README's
+// commands run as they are written.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
+import { listBackups } from '../../src/backup/index.js';
 import { PolicyError } from '../../src/errors.js';
 import { createPool, type WardenPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
@@ -29,10 +31,14 @@ import {
   parseEnvExample,
   prepareLogin,
   readExample,
+  readmePaths,
+  socketUrl,
   startGuidelineCluster,
+  verifyFullUrl,
   waitForLog,
   type GuidelineCluster,
 } from './guideline-cluster.js';
+import { assertDefaultsAgree, readmeRunner } from './readme-commands.js';
 
 const TEAM = 'lets-manifest';
 const DB = 'lets_manifest_prod';
@@ -227,5 +233,46 @@ describe('lets-manifest', () => {
     assert.equal(status['auth-failures'], 'fired');
     assert.equal(status['backup-age'], 'ok');
     assertNoCanary(JSON.stringify(report), wrongPassword);
+  });
+});
+
+describe('lets-manifest: README.md as written', () => {
+  test('the README commands run as shipped: roles, key, daily backup verified as latest by a real restore, alerts on the csvlog', async () => {
+    const readme = readmeRunner(TEAM);
+    assertDefaultsAgree(TEAM, readme);
+    const paths = readmePaths(g);
+    const [current] = await g.cluster.adminQuery<{ path: string }>(
+      "SELECT pg_current_logfile('csvlog') AS path",
+    );
+    assert.equal(current?.path, 'log/postgresql.csv');
+    const vars = {
+      ...paths,
+      ADMIN_URL: socketUrl(g.cluster, DB),
+      BACKUP_URL: socketUrl(g.cluster, DB),
+      SCRATCH_URL: socketUrl(g.cluster, 'postgres'),
+      MONITOR_URL: verifyFullUrl(g, { user: 'lets_manifest_user', password, database: DB }),
+    };
+    const secrets = [password, wrongPassword];
+
+    const setup = await readme.run(['setup'], vars, secrets);
+    assert.equal(setup.status, 0, setup.stdout + setup.stderr);
+    const daily = await readme.run(['daily'], vars, secrets);
+    assert.equal(daily.status, 0, daily.stdout + daily.stderr);
+    const created = JSON.parse(daily.stdout.split('\n')[0]!) as { id: string; database: string };
+    assert.equal(created.database, DB);
+    assert.deepEqual(
+      listBackups(paths.BACKUP_DIR).backups.map((b) => [b.id, b.verified?.level, b.verified?.ok]),
+      [[created.id, 3, true]],
+    );
+
+    await failLogins(g.cluster, { user: 'lets_manifest_user', password: wrongPassword, database: DB });
+    await waitForLog(g.cluster, /password authentication failed for user/, 5);
+    const alerts = await readme.run(['alerts'], vars, secrets);
+    assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
+    assert.match(alerts.stdout, /✗ FIRED\s+auth-failures/);
+    assert.match(alerts.stdout, /✓ ok\s+backup-age/);
+    assert.match(alerts.stdout, /✓ ok\s+server-certificate/);
+    assert.ok(alerts.stdout.includes(`log: ${join(paths.PGLOG, 'postgresql.csv')} (csvlog,`), alerts.stdout);
+    assert.deepEqual(readme.notRun(), []);
   });
 });

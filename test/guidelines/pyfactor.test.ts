@@ -1,18 +1,21 @@
-// PyFactor's guideline (../shared/guidelines/pyfactor.md), enforced by the
-// configuration in examples/pyfactor/ and proven against one real, hardened
-// cluster: credentials from AWS Secrets Manager (RDS JSON, through the local
-// protocol server), TLS with certificate validation or no start in production,
-// the pool limits it names, sanitized errors, the restricted app_user, the
-// audit settings, encrypted backups restored for real, and its alerts.
-// Map: examples/pyfactor/README.md.
+// PyFactor's guideline (its requirements: examples/pyfactor/README.md), enforced
+// by the configuration in examples/pyfactor/ and proven against one real,
+// hardened cluster running the example's postgresql.conf.example (RDS's
+// parameter group, and the log RDS writes): credentials from AWS Secrets
+// Manager (RDS JSON, through the local protocol server), TLS with certificate
+// validation or no start in production, the pool limits it names, sanitized
+// errors, the restricted app_user, the audit settings, encrypted backups
+// restored for real, its alerts, and the README's commands run as written.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { inspect } from 'node:util';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
+import { listBackups } from '../../src/backup/index.js';
 import { PgwardenError, PolicyError } from '../../src/errors.js';
 import { createPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
@@ -30,10 +33,14 @@ import {
   parseEnvExample,
   prepareLogin,
   readExample,
+  readmePaths,
+  socketUrl,
   startGuidelineCluster,
+  verifyFullUrl,
   waitForLog,
   type GuidelineCluster,
 } from './guideline-cluster.js';
+import { assertDefaultsAgree, readmeRunner } from './readme-commands.js';
 
 const TEAM = 'pyfactor';
 const password = canary();
@@ -307,5 +314,54 @@ describe('pyfactor', () => {
     assert.equal(status['backup-age'], 'ok');
     assert.equal(report.rules.find((r) => r.rule === 'slow-queries')?.threshold, 1);
     assertNoCanary(JSON.stringify(report), wrongPassword);
+  });
+});
+
+describe('pyfactor: README.md as written', () => {
+  test('the README commands run as shipped: roles and drift check, key, daily backup, weekly recovery test of latest, alerts on the RDS-format log', async () => {
+    const readme = readmeRunner(TEAM);
+    assertDefaultsAgree(TEAM, readme);
+    // PGLOG is where the alerts job keeps its copy of the RDS log, not the server's own directory.
+    const paths = { ...readmePaths(g), PGLOG: join(g.dir, 'readme', 'rds-log') };
+    const vars = {
+      ...paths,
+      ADMIN_URL: socketUrl(g.cluster, 'app_db'),
+      BACKUP_URL: socketUrl(g.cluster, 'app_db'),
+      SCRATCH_URL: socketUrl(g.cluster, 'postgres'),
+      MONITOR_URL: verifyFullUrl(g, { user: 'app_user', password, database: 'app_db' }),
+    };
+    const secrets = [password, wrongPassword];
+
+    const setup = await readme.run(['setup'], vars, secrets);
+    assert.equal(setup.status, 0, setup.stdout + setup.stderr);
+    const daily = await readme.run(['daily'], vars, secrets);
+    assert.equal(daily.status, 0, daily.stdout + daily.stderr);
+    const created = JSON.parse(daily.stdout.split('\n')[0]!) as { id: string; database: string };
+    assert.equal(created.database, 'app_db');
+    const weekly = await readme.run(['weekly'], vars, secrets);
+    assert.equal(weekly.status, 0, weekly.stdout + weekly.stderr);
+    assert.deepEqual(
+      listBackups(paths.BACKUP_DIR).backups.map((b) => [b.id, b.verified?.level, b.verified?.ok]),
+      [[created.id, 3, true]],
+    );
+
+    await failLogins(g.cluster, { user: 'app_user', password: wrongPassword, database: 'app_db' });
+    const log = await waitForLog(g.cluster, /password authentication failed for user/, 5);
+    // The server writes RDS's log (postgresql.conf.example); this copy stands in for the
+    // README's `aws rds download-db-log-file-portion`, the one block the test cannot run.
+    assert.match(log, /\/log\/postgresql\.log\.\d{4}-\d\d-\d\d-\d\d$/);
+    mkdirSync(paths.PGLOG, { mode: 0o700 });
+    copyFileSync(log, join(paths.PGLOG, 'postgresql.log'));
+    const alerts = await readme.run(['alerts'], vars, secrets);
+    assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
+    assert.match(
+      alerts.stdout,
+      /✗ FIRED\s+auth-failures\s+CRITICAL \d+ failed authentication\(s\)[^\n]*app_user/,
+    );
+    assert.match(alerts.stdout, /✓ ok\s+backup-age/);
+    assert.match(alerts.stdout, /✓ ok\s+server-certificate/);
+    assert.ok(alerts.stdout.includes(`log: ${join(paths.PGLOG, 'postgresql.log')} (stderr,`), alerts.stdout);
+    assert.doesNotMatch(alerts.stdout, /unparsed/);
+    assert.deepEqual(readme.notRun(), []);
   });
 });

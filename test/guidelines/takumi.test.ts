@@ -1,10 +1,11 @@
-// Takumi's guideline (../shared/guidelines/takumi.md), enforced by the
-// configuration in examples/takumi/ and proven against one real, hardened
-// cluster: production refuses to start insecurely, the password comes from AWS
-// Secrets Manager (or Vault) through the local protocol servers, pool limits
-// and server-side timeouts hold, the roles are least-privilege, the audit is
-// clean at medium, backups are encrypted, verified and retained, and the
-// guideline's alert thresholds fire when crossed. Map: examples/takumi/README.md.
+// Takumi's guideline (its requirements: examples/takumi/README.md), enforced by
+// the configuration in examples/takumi/ and proven against one real, hardened
+// cluster running the example's postgresql.conf.example: production refuses to
+// start insecurely, the password comes from AWS Secrets Manager (or Vault)
+// through the local protocol servers, pool limits and server-side timeouts
+// hold, the roles are least-privilege, the audit is clean at medium, backups
+// are encrypted, verified and retained, the guideline's alert thresholds fire
+// when crossed, and the README's commands run as they are written.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -14,7 +15,13 @@ import pg from 'pg';
 import { runAlertsCheck } from '../../src/alerts/check.js';
 import { loadAlertsConfigFile, resolveAlertsConfig } from '../../src/alerts/config.js';
 import type { AuditReport } from '../../src/audit/report-model.js';
-import { cleanupBackups, createBackup, generateKeyFile, verifyBackup } from '../../src/backup/index.js';
+import {
+  cleanupBackups,
+  createBackup,
+  generateKeyFile,
+  listBackups,
+  verifyBackup,
+} from '../../src/backup/index.js';
 import { PgwardenError, PolicyError } from '../../src/errors.js';
 import { createPool } from '../../src/pool/pool.js';
 import { applyRoles } from '../../src/roles/apply.js';
@@ -32,10 +39,15 @@ import {
   parseEnvExample,
   prepareLogin,
   readExample,
+  readmePaths,
+  readServerConf,
+  socketUrl,
   startGuidelineCluster,
+  verifyFullUrl,
   waitForLog,
   type GuidelineCluster,
 } from './guideline-cluster.js';
+import { assertDefaultsAgree, readmeRunner } from './readme-commands.js';
 
 const TEAM = 'takumi';
 const password = canary();
@@ -90,6 +102,7 @@ before(async () => {
         'hostssl takumi takumi_prod 127.0.0.1/32 scram-sha-256',
         'hostssl takumi takumi_prod ::1/128 scram-sha-256',
       ],
+      conf: readServerConf(TEAM),
     }),
     AwsSecretsManagerServer.start(),
     VaultServer.start(),
@@ -407,6 +420,49 @@ describe('takumi: least privilege, audit, backups, alerts', () => {
     const auth = report.rules.find((r) => r.rule === 'auth-failures');
     assert.equal(auth?.threshold, 5);
     for (const secret of [password, wrongPassword]) assertNoCanary(JSON.stringify(report), secret);
+  });
+});
+
+describe('takumi: README.md as written', () => {
+  test('the README commands run as shipped: roles, backup key, daily backup verified as latest, alerts on the csvlog of postgresql.conf.example', async () => {
+    const readme = readmeRunner(TEAM);
+    assertDefaultsAgree(TEAM, readme);
+    const paths = readmePaths(g);
+    // postgresql.conf.example makes the server write the one file alerts.yaml names.
+    const [current] = await g.cluster.adminQuery<{ path: string }>(
+      "SELECT pg_current_logfile('csvlog') AS path",
+    );
+    assert.equal(current?.path, 'log/postgresql.csv');
+    const vars = {
+      ...paths,
+      ADMIN_URL: socketUrl(g.cluster, 'takumi'),
+      BACKUP_URL: socketUrl(g.cluster, 'takumi'),
+      MONITOR_URL: verifyFullUrl(g, { user: 'takumi_prod', password, database: 'takumi' }),
+    };
+    const secrets = [password, wrongPassword];
+
+    const setup = await readme.run(['setup'], vars, secrets);
+    assert.equal(setup.status, 0, setup.stdout + setup.stderr);
+    const daily = await readme.run(['daily'], vars, secrets);
+    assert.equal(daily.status, 0, daily.stdout + daily.stderr);
+    const created = JSON.parse(daily.stdout.split('\n')[0]!) as { ok: boolean; id: string; database: string };
+    assert.deepEqual([created.ok, created.database], [true, 'takumi']);
+    // `verify latest` verified the backup just made, and recorded it with the key.
+    const listed = listBackups(paths.BACKUP_DIR).backups;
+    assert.deepEqual(
+      listed.map((b) => [b.id, b.verified?.level, b.verified?.ok, b.verified?.authenticated]),
+      [[created.id, 2, true, true]],
+    );
+
+    await failLogins(g.cluster, { user: 'takumi_prod', password: wrongPassword, database: 'takumi' });
+    await waitForLog(g.cluster, /password authentication failed for user/, 5);
+    const alerts = await readme.run(['alerts'], vars, secrets);
+    assert.equal(alerts.status, 1, alerts.stdout + alerts.stderr);
+    assert.match(alerts.stdout, /✗ FIRED\s+auth-failures/);
+    assert.match(alerts.stdout, /✓ ok\s+backup-age/);
+    assert.match(alerts.stdout, /✓ ok\s+server-certificate/);
+    assert.ok(alerts.stdout.includes(`log: ${join(paths.PGLOG, 'postgresql.csv')} (csvlog,`), alerts.stdout);
+    assert.deepEqual(readme.notRun(), []);
   });
 });
 

@@ -276,6 +276,104 @@ describe('cleanup', () => {
   });
 });
 
+describe('latest: the newest complete backup of --dir', () => {
+  test('none yet, or no --dir: exit 1 with PGW_BACKUP_NOT_FOUND', () => {
+    const empty = join(work, 'latest-empty');
+    mkdirSync(empty, { mode: 0o700 });
+    const none = run(['backup', 'verify', 'latest', '--dir', empty, '--level', '1', '--json']);
+    assert.equal(none.status, 1, none.stderr);
+    const error = oneJsonLine(none.stdout).error;
+    assert.equal(error.code, 'PGW_BACKUP_NOT_FOUND');
+    assert.match(error.message, /No complete backup in .*latest-empty/);
+    const text = run([
+      'backup',
+      'restore',
+      'latest',
+      '--dir',
+      empty,
+      '--url',
+      url('copy'),
+      '--key-file',
+      keyFile,
+    ]);
+    assert.equal(text.status, 1);
+    assert.match(text.stderr, /PGW_BACKUP_NOT_FOUND: No complete backup/);
+    const noDir = run(['backup', 'verify', 'latest', '--level', '1', '--json']);
+    assert.equal(noDir.status, 1, noDir.stdout + noDir.stderr);
+    assert.match(oneJsonLine(noDir.stdout).error.message, /"latest" names the newest backup of a directory/);
+  });
+
+  test('verify latest and restore latest pick it by manifest time, passing over partial and stray files', async () => {
+    const latestDir = join(work, 'latest');
+    const options = { dir: latestDir, connection: { url: url('app') }, env: {}, keys: { keyFile } };
+    const oldest = await createBackup(options);
+    const complete = await createBackup(options);
+    // Newer than `complete`, but its file is cut short: not complete.
+    const truncated = await createBackup(options);
+    const file = join(latestDir, `${truncated.id}.pgwb`);
+    writeFileSync(file, readFileSync(file).subarray(0, 100));
+    // Names that sort after every real backup: a run in progress, and a file no manifest describes.
+    writeFileSync(join(latestDir, '.29991231T000000Z-app-eeeeee.pgwb.tmp'), 'partial', { mode: 0o600 });
+    writeFileSync(join(latestDir, '29991231T000000Z-app-ffffff.pgwb'), 'stray', { mode: 0o600 });
+
+    const verified = run([
+      'backup',
+      'verify',
+      'latest',
+      '--dir',
+      latestDir,
+      '--level',
+      '2',
+      '--key-file',
+      keyFile,
+      '--json',
+    ]);
+    assert.equal(verified.status, 0, verified.stdout + verified.stderr);
+    const result = oneJsonLine(verified.stdout);
+    assert.equal(result.id, complete.id);
+    assert.equal(result.ok, true);
+
+    await cluster.createDatabase('latest_copy', 'app');
+    const restored = run([
+      'backup',
+      'restore',
+      'latest',
+      '--dir',
+      latestDir,
+      '--url',
+      url('latest_copy'),
+      '--key-file',
+      keyFile,
+      '--json',
+    ]);
+    assert.equal(restored.status, 0, restored.stdout + restored.stderr);
+    assert.equal(oneJsonLine(restored.stdout).id, complete.id);
+    const pool = await createPool({
+      url: url('latest_copy'),
+      env: {},
+      environment: 'test',
+      checkRole: false,
+    });
+    try {
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM items');
+      assert.equal(rows[0]?.n, 1000);
+    } finally {
+      await pool.close();
+    }
+
+    // Once only partial and stray files remain, the error says what was passed over.
+    for (const id of [oldest.id, complete.id]) {
+      for (const suffix of ['.pgwb', '.manifest.json']) rmSync(join(latestDir, `${id}${suffix}`));
+    }
+    const left = run(['backup', 'verify', 'latest', '--dir', latestDir, '--level', '1', '--json']);
+    assert.equal(left.status, 1, left.stdout + left.stderr);
+    assert.match(
+      oneJsonLine(left.stdout).error.message,
+      /passed over: .*1 truncated.*1 in progress or interrupted.*file without a manifest/,
+    );
+  });
+});
+
 describe('exit codes and refusals', () => {
   test('usage and configuration errors exit 2; no key, no backup', () => {
     const noKey = run(['backup', 'create', '--dir', join(work, 'never'), '--json'], dbEnv('app'));

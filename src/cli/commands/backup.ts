@@ -339,8 +339,11 @@ function buildProgram(setCode: (code: number) => void): Command {
       .description(
         'Verify a backup: 1 file hash, 2 decrypt and authenticate + pg_restore --list, 3 scratch restore and row counts',
       )
-      .argument('<backup>', 'backup id (with --dir) or path of the .pgwb file')
-      .option('--dir <dir>', 'backup directory (for an id)')
+      .argument(
+        '<backup>',
+        'backup id or "latest" (the newest complete backup; both with --dir), or path of the .pgwb file',
+      )
+      .option('--dir <dir>', 'backup directory (for an id or latest)')
       .requiredOption('--level <n>', 'verification level: 1, 2 or 3', integer('--level', 1, 3))
       .option('--url <url>', 'level 3: server where a scratch database may be created (CREATEDB)'),
   )
@@ -379,8 +382,11 @@ function buildProgram(setCode: (code: number) => void): Command {
       .description(
         'Restore a backup into a database (one transaction; refuses a non-empty target without --clean)',
       )
-      .argument('<backup>', 'backup id (with --dir) or path of the .pgwb file')
-      .option('--dir <dir>', 'backup directory (for an id)')
+      .argument(
+        '<backup>',
+        'backup id or "latest" (the newest complete backup; both with --dir), or path of the .pgwb file',
+      )
+      .option('--dir <dir>', 'backup directory (for an id or latest)')
       .requiredOption('--url <url>', 'the target database'),
   )
     .option('--clean', 'drop the dumped objects in the target first (--clean --if-exists)')
