@@ -45,6 +45,7 @@ import {
   verifyFullUrl,
   waitForLog,
   type GuidelineCluster,
+  watchdog,
 } from './guideline-cluster.js';
 import { assertDefaultsAgree, readmeRunner } from './readme-commands.js';
 
@@ -255,7 +256,7 @@ describe('frende', () => {
     assertNoCanary(JSON.stringify(report), wrongPassword);
   });
 
-  test('daily backup: gzip, encrypted, verified by a real restore, kept 30 days; then backup-age is ok', async () => {
+  test('daily backup: gzip, encrypted, verified by a real restore, kept 30 days; then backup-age is ok', async (t) => {
     const keyFile = join(g.dir, 'frende-backup.key');
     generateKeyFile(keyFile);
     const connection = {
@@ -265,6 +266,7 @@ describe('frende', () => {
       database: 'frende',
       sslMode: 'disable' as const,
     };
+    t.after(watchdog(g.cluster, 'frende daily backup'));
     const old = await createBackup({
       dir: backupDir,
       keys: { keyFile },

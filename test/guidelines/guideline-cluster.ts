@@ -265,6 +265,45 @@ export async function failLogins(
 }
 
 /**
+ * Diagnoses a step that does not end: every `everyMs` until stopped, writes
+ * what the cluster's sessions are waiting on to stderr (the test reporter
+ * prints a failed file's stderr). A backup test once hung in CI until its
+ * file timed out, with nothing to show where.
+ */
+export function watchdog(cluster: Cluster, label: string, everyMs = 45_000): () => void {
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const client = new pg.Client({
+      host: cluster.socketDir,
+      port: cluster.port,
+      user: cluster.superuser,
+      database: 'postgres',
+      connectionTimeoutMillis: 5_000,
+    });
+    client
+      .connect()
+      .then(() =>
+        client.query(
+          'SELECT pid, usename, datname, backend_type, state, wait_event_type, wait_event, left(query, 100) AS query FROM pg_stat_activity WHERE pid <> pg_backend_pid()',
+        ),
+      )
+      .then(
+        ({ rows }) =>
+          process.stderr.write(
+            `watchdog: ${label} still running after ${Math.round((Date.now() - started) / 1000)} s; sessions: ${JSON.stringify(rows)}\n`,
+          ),
+        (error: unknown) =>
+          process.stderr.write(
+            `watchdog: ${label} still running; the cluster did not answer: ${String(error)}\n`,
+          ),
+      )
+      .finally(() => void client.end().catch(() => undefined));
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
  * An encrypted backup of `database` (a new key file, 30 days' retention),
  * then `verify --level 3`: restored into a scratch database, row counts compared.
  */
@@ -284,16 +323,21 @@ export async function assertBackupRestores(
     database,
     sslMode: 'disable' as const,
   };
-  const backup = await createBackup({ dir, keys: { keyFile }, connection, env: {}, keepDays: 30 });
-  const verified = await verifyBackup({
-    target: backup.id,
-    dir,
-    level: 3,
-    keys: { keyFile },
-    connection,
-    env: {},
-  });
-  assert.ok(verified.ok, JSON.stringify(verified.checks));
+  const stop = watchdog(g.cluster, `${team} backup and verify`);
+  try {
+    const backup = await createBackup({ dir, keys: { keyFile }, connection, env: {}, keepDays: 30 });
+    const verified = await verifyBackup({
+      target: backup.id,
+      dir,
+      level: 3,
+      keys: { keyFile },
+      connection,
+      env: {},
+    });
+    assert.ok(verified.ok, JSON.stringify(verified.checks));
+  } finally {
+    stop();
+  }
 }
 
 /** The harness superuser over the unix socket, as a URL: what a DBA's cron job on the database host uses. */
