@@ -10,7 +10,8 @@
  * without loading the lazily loaded command modules, and so that adding a
  * flag and adding an example are two small edits in two places.
  */
-import type { Example } from './teach.js';
+/** `[command line, what it does]`. The command line starts with `pgwarden`. */
+export type Example = readonly [run: string, does: string];
 
 const PROD_URL = "'postgresql://app@db.internal:5432/shop?sslmode=verify-full'";
 const ADMIN_URL = "'postgresql://admin@db.internal/postgres?sslmode=verify-full'";

@@ -16,10 +16,7 @@
  */
 import { Help, type Command, type Option } from 'commander';
 import type { PgwardenError } from '../errors.js';
-import { EXAMPLES } from './examples.js';
-
-/** `[command line, what it does]`. The command line starts with `pgwarden`. */
-export type Example = readonly [run: string, does: string];
+import { EXAMPLES, type Example } from './examples.js';
 
 const REQUIRED = new WeakMap<Command, readonly Option[]>();
 
