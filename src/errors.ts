@@ -152,6 +152,8 @@ export const ERROR_CODES = {
     'The throwaway PostgreSQL harness failed (initdb, start, reload or stop); the server log tail is in the message.',
   // CLI
   PGW_CLI_USAGE: 'The command line is malformed.',
+  PGW_CLI_UNFINISHED:
+    'A command stopped before it finished (nothing was left to wait for): exit 1, nothing it reported can be trusted; a bug to report.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -45,8 +45,13 @@ export class ToolSink extends Writable {
       : Object.assign(new Error('the child process stopped reading its input'), { code: 'EPIPE' });
   }
 
+  /** The child's stdin can take no more: closed, or destroyed and about to emit 'close'. */
+  #gone(): boolean {
+    return this.#closed || this.#tool.child.stdin!.destroyed;
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#closed) {
+    if (this.#gone()) {
       callback(this.#early());
       return;
     }
@@ -58,7 +63,7 @@ export class ToolSink extends Writable {
     const done = () => {
       stdin.removeListener('drain', done);
       stdin.removeListener('close', done);
-      callback(this.#closed ? this.#early() : null);
+      callback(this.#gone() ? this.#early() : null);
     };
     stdin.once('drain', done);
     stdin.once('close', done);
@@ -70,8 +75,27 @@ export class ToolSink extends Writable {
       .then(
         () => {
           const stdin = this.#tool.child.stdin!;
-          if (this.#closed) callback();
-          else stdin.end(() => callback());
+          if (this.#gone()) {
+            callback(this.#early());
+            return;
+          }
+          // end()'s callback never runs when the pipe closes before it
+          // finishes (the child exited first: pg_restore --list reads only the
+          // table of contents), and nothing else would hold the event loop:
+          // the process would exit 0 mid-pipeline. So 'close' ends it too.
+          let settled = false;
+          const done = (error?: Error | null): void => {
+            if (settled) return;
+            settled = true;
+            stdin.off('close', closed);
+            callback(error ?? null);
+          };
+          const closed = (): void => done(this.#early());
+          stdin.once('close', closed);
+          // An error here is the pipe going away under end(): the same early close.
+          stdin.end((error?: Error | null) =>
+            done(error && pipeGone(error, this.#gone()) ? this.#early() : error),
+          );
         },
         (error: unknown) => callback(error as Error),
       );
@@ -84,4 +108,10 @@ export class ToolSink extends Writable {
     }
     callback(error);
   }
+}
+
+/** An error that says the reading end went away (EPIPE, or the stream destroyed under end()). */
+function pipeGone(error: Error, gone: boolean): boolean {
+  const code = (error as { code?: string }).code;
+  return gone || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED';
 }

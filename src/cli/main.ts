@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { PgwardenError } from '../errors.js';
 import { redact } from '../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { exitWhenSettled } from './exit-when-settled.js';
 import { terminalText } from '../text/terminal-text.js';
 import { GROUPS, isGroup } from './groups.js';
 import { codedUsageError, defaultSubcommandTerm, teach } from './teach.js';
@@ -194,11 +195,4 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  () => {
-    process.exitCode = EXIT_FAILED;
-  },
-);
+exitWhenSettled(main(process.argv));

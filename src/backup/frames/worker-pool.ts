@@ -4,8 +4,12 @@
  * buffer transferred, not copied. The pool never decides order: callers
  * keep their own queue of promises (frame-writer.ts, frame-reader.ts).
  *
- * The workers are unref'd, so a pool that a failed pipeline did not get to
- * close cannot keep the process alive; `close()` terminates them.
+ * An idle worker is unref'd, so a pool that a failed pipeline did not get
+ * to close cannot keep the process alive; `close()` terminates them. A
+ * worker with a job in flight is ref'd: otherwise, while a stream waits for
+ * nothing but a frame (its source paused by backpressure, pg_restore --list
+ * already gone), the event loop would be empty and Node would exit
+ * mid-pipeline, with status 0 and the promise never settled.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -167,6 +171,7 @@ export class FramePool {
     const transferable = ownsMemory(input) ? input : copyOwned(input);
     return new Promise<FrameResult>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, worker: target });
+      if (target.busy === 0) target.worker.ref();
       target.busy += 1;
       target.worker.postMessage({ id, op, input: transferable, expected, capacity }, [
         transferable.buffer as ArrayBuffer,
@@ -179,6 +184,7 @@ export class FramePool {
     if (!pending) return;
     this.#pending.delete(reply.id);
     pending.worker.busy -= 1;
+    if (pending.worker.busy === 0) pending.worker.worker.unref();
     if (pending.worker.retiring && pending.worker.busy === 0) {
       const retired = pending.worker;
       this.#slots.splice(this.#slots.indexOf(retired), 1);
@@ -202,6 +208,8 @@ export class FramePool {
     this.#failure ??= error;
     for (const [id, pending] of this.#pending) {
       this.#pending.delete(id);
+      pending.worker.busy = 0;
+      pending.worker.worker.unref();
       pending.reject(this.#failure);
     }
   }
