@@ -9,7 +9,6 @@
 export { createPool, WardenPool, WardenPool as Pool } from './pool/pool.js';
 export type {
   CreatePoolOptions,
-  PoolInstruments,
   PoolStats,
   QueryInput,
   StartupReport,
@@ -21,6 +20,15 @@ export type { PgPassthroughOptions } from './pool/pool-options.js';
 export type { ConnectionPurpose } from './config/gate.js';
 export type { ReadPath, ReplicaStatus } from './pool/read-replicas.js';
 export type { RotationEvent } from './pool/credential-source.js';
+export { CHANNELS } from './pool/diagnostics.js';
+export type {
+  AcquireMessage,
+  ConnectionErrorMessage,
+  PoolMessageBase,
+  QueryMessage,
+  RotationMessage,
+  TlsHandshakeMessage,
+} from './pool/diagnostics.js';
 
 // Readiness and the health endpoints
 export { checkReady, checkDatabase } from './pool/readiness.js';

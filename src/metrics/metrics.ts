@@ -1,9 +1,22 @@
 /**
- * Prometheus metrics of a pool through prom-client: pool gauges read at
- * scrape time, histograms and counters fed by the pool's instruments.
+ * Prometheus metrics of a pool through prom-client, built on the pool's
+ * diagnostics_channel messages (src/pool/diagnostics.ts): each
+ * instrumentPool() subscribes on its own and stop() removes only its own
+ * subscriptions. Gauges and the credential counters are read at scrape time;
+ * the read replicas' pools appear with `target="replica:host:port"`.
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  CHANNELS,
+  type AcquireMessage,
+  type ConnectionErrorMessage,
+  type PoolMessageBase,
+  type QueryMessage,
+  type TlsHandshakeMessage,
+} from '../pool/diagnostics.js';
 import type { WardenPool } from '../pool/pool.js';
 
 export interface PoolMetricsOptions {
@@ -17,7 +30,7 @@ export interface PoolMetricsOptions {
 
 export interface PoolMetrics {
   readonly registry: Registry;
-  /** Stops feeding the metrics from the pool. */
+  /** Stops feeding the metrics from the pool (this instrumentation only; others keep theirs). */
   stop(): void;
 }
 
@@ -26,80 +39,116 @@ function errorClass(code: string, sqlstate: string | undefined): string {
   return sqlstate ? sqlstate.slice(0, 2) : code;
 }
 
+const PRIMARY = 'primary';
+
+/** The pool and each replica's pool, with its `target` label. */
+function targets(pool: WardenPool): { target: string; pool: WardenPool }[] {
+  return [
+    { target: PRIMARY, pool },
+    ...pool
+      .replicaPools()
+      .map((r) => ({ target: `replica:${r.target.host}:${r.target.port}`, pool: r.pool })),
+  ];
+}
+
+/**
+ * A counter fed at scrape time from a cumulative count the pool keeps: it
+ * adds what the count grew by since the last scrape (a count that went back,
+ * after the pool swapped its credentials source, starts over).
+ */
+function cumulative(
+  read: () => number | undefined,
+): (counter: Counter<string>, labels: Record<string, string>) => void {
+  let last = 0;
+  return (counter, labels) => {
+    const now = read();
+    if (now === undefined) return;
+    const grown = now >= last ? now - last : now;
+    last = now;
+    counter.inc(labels, grown); // also when 0: the series exists from the first scrape
+  };
+}
+
 export function instrumentPool(pool: WardenPool, options: PoolMetricsOptions = {}): PoolMetrics {
   const registry = options.registry ?? new Registry();
   const prefix = options.prefix ?? 'pgwarden_';
-  const labels = { pool: options.poolName ?? 'default' };
+  const name = options.poolName ?? 'default';
   const registers = [registry];
 
-  const connections = new Gauge({
+  const eachTarget = (
+    set: (labels: { pool: string; target: string }, stats: ReturnType<WardenPool['stats']>) => void,
+  ) => {
+    for (const t of targets(pool)) set({ pool: name, target: t.target }, t.pool.stats());
+  };
+  new Gauge({
     name: `${prefix}pool_connections`,
     help: 'Connections of the pool by state (idle, in_use), read at scrape time.',
-    labelNames: ['pool', 'state'] as const,
+    labelNames: ['pool', 'target', 'state'] as const,
     registers,
     collect() {
-      const stats = pool.stats();
-      this.set({ ...labels, state: 'idle' }, stats.idle);
-      this.set({ ...labels, state: 'in_use' }, stats.inUse);
+      eachTarget((labels, stats) => {
+        this.set({ ...labels, state: 'idle' }, stats.idle);
+        this.set({ ...labels, state: 'in_use' }, stats.inUse);
+      });
     },
   });
   new Gauge({
-    name: `${prefix}pool_connections_total`,
-    help: 'Open connections of the pool.',
-    labelNames: ['pool'] as const,
+    name: `${prefix}pool_connections_open`,
+    help: 'Open connections of the pool (idle, in use and being opened), read at scrape time.',
+    labelNames: ['pool', 'target'] as const,
     registers,
     collect() {
-      this.set(labels, pool.stats().total);
+      eachTarget((labels, stats) => this.set(labels, stats.total));
     },
   });
   new Gauge({
     name: `${prefix}pool_waiting`,
     help: 'Callers waiting for a connection.',
-    labelNames: ['pool'] as const,
+    labelNames: ['pool', 'target'] as const,
     registers,
     collect() {
-      this.set(labels, pool.stats().waiting);
+      eachTarget((labels, stats) => this.set(labels, stats.waiting));
     },
   });
   new Gauge({
     name: `${prefix}pool_max`,
     help: 'Most connections the pool may open.',
-    labelNames: ['pool'] as const,
+    labelNames: ['pool', 'target'] as const,
     registers,
     collect() {
-      this.set(labels, pool.stats().max);
+      eachTarget((labels, stats) => this.set(labels, stats.max));
     },
   });
   const acquire = new Histogram({
     name: `${prefix}pool_acquire_seconds`,
-    help: 'Time callers waited for a connection.',
-    labelNames: ['pool'] as const,
+    help: 'Time callers waited for a connection, by outcome.',
+    labelNames: ['pool', 'target', 'outcome'] as const,
     buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers,
   });
   const queries = new Histogram({
     name: `${prefix}query_duration_seconds`,
     help: 'Duration of pool.query calls by outcome.',
-    labelNames: ['pool', 'outcome'] as const,
+    labelNames: ['pool', 'target', 'outcome'] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers,
   });
   const connectionErrors = new Counter({
     name: `${prefix}connection_errors_total`,
     help: 'Connection failures by SQLSTATE class (or pgwarden code when the server sent none).',
-    labelNames: ['pool', 'class'] as const,
+    labelNames: ['pool', 'target', 'class'] as const,
     registers,
   });
   const authFailures = new Counter({
     name: `${prefix}auth_failures_total`,
     help: 'Authentication failures when connecting.',
-    labelNames: ['pool'] as const,
+    labelNames: ['pool', 'target'] as const,
     registers,
   });
   const handshakes = new Histogram({
     name: `${prefix}tls_handshake_seconds`,
     help: 'TLS handshake duration of new connections.',
-    labelNames: ['pool'] as const,
+    labelNames: ['pool', 'target'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers,
   });
@@ -109,39 +158,93 @@ export function instrumentPool(pool: WardenPool, options: PoolMetricsOptions = {
     labelNames: ['pool'] as const,
     registers,
   });
-  new Gauge({
-    name: `${prefix}secret_fetches`,
-    help: 'Secrets backend fetches (cumulative), read at scrape time.',
+  const cache = (): Record<string, unknown> | undefined => pool.credentialsInfo().cache;
+  const fetches = cumulative(() => (cache() ? Number(cache()!.fetches ?? 0) : undefined));
+  new Counter({
+    name: `${prefix}secret_fetches_total`,
+    help: 'Secrets backend fetches, successful or not.',
     labelNames: ['pool'] as const,
     registers,
     collect() {
-      const cache = pool.credentialsInfo().cache;
-      if (cache) this.set(labels, Number(cache.fetches ?? 0));
+      fetches(this, { pool: name });
     },
   });
-  new Gauge({
-    name: `${prefix}secret_cache_hits`,
-    help: 'Credential lookups answered from the cache (cumulative), read at scrape time.',
+  const hits = cumulative(() => (cache() ? Number(cache()!.hits ?? 0) : undefined));
+  new Counter({
+    name: `${prefix}secret_cache_hits_total`,
+    help: 'Credential lookups answered from the cache.',
     labelNames: ['pool'] as const,
     registers,
     collect() {
-      const cache = pool.credentialsInfo().cache;
-      if (cache) this.set(labels, Number(cache.hits ?? 0));
+      hits(this, { pool: name });
     },
   });
-  void connections;
 
-  pool.instrument({
-    acquired: (seconds) => acquire.observe(labels, seconds),
-    queried: (seconds, outcome) => queries.observe({ ...labels, outcome }, seconds),
-    connectionFailed: (code, sqlstate) => {
-      connectionErrors.inc({ ...labels, class: errorClass(code, sqlstate) });
-      if (code === 'PGW_CONN_AUTH_FAILED') authFailures.inc(labels);
+  // Messages name the pool that published; a replica's pool publishes with this pool as primary.
+  const replicaLabels = new WeakMap<pg.Pool, string>();
+  const targetOf = (message: PoolMessageBase): string | undefined => {
+    if (message.primary !== pool) return undefined;
+    if (message.pool === pool) return PRIMARY;
+    let label = replicaLabels.get(message.pool);
+    if (label === undefined) {
+      label = targets(pool).find((t) => t.pool === message.pool)?.target ?? 'replica';
+      replicaLabels.set(message.pool, label);
+    }
+    return label;
+  };
+  const handlers: [string, (message: unknown) => void][] = [
+    [
+      CHANNELS.acquire,
+      (message) => {
+        const m = message as AcquireMessage;
+        const target = targetOf(m);
+        if (target) acquire.observe({ pool: name, target, outcome: m.outcome }, m.seconds);
+      },
+    ],
+    [
+      CHANNELS.query,
+      (message) => {
+        const m = message as QueryMessage;
+        const target = targetOf(m);
+        if (target) queries.observe({ pool: name, target, outcome: m.outcome }, m.seconds);
+      },
+    ],
+    [
+      CHANNELS.connectionError,
+      (message) => {
+        const m = message as ConnectionErrorMessage;
+        const target = targetOf(m);
+        if (!target) return;
+        connectionErrors.inc({ pool: name, target, class: errorClass(m.code, m.sqlstate) });
+        if (m.code === 'PGW_CONN_AUTH_FAILED') authFailures.inc({ pool: name, target });
+      },
+    ],
+    [
+      CHANNELS.tlsHandshake,
+      (message) => {
+        const m = message as TlsHandshakeMessage;
+        const target = targetOf(m);
+        if (target) handshakes.observe({ pool: name, target }, m.seconds);
+      },
+    ],
+    [
+      CHANNELS.rotation,
+      (message) => {
+        // Replicas share the primary's credentials: count the rotation once.
+        if (targetOf(message as PoolMessageBase) === PRIMARY) rotations.inc({ pool: name });
+      },
+    ],
+  ];
+  for (const [channel, handler] of handlers) diagnosticsChannel.subscribe(channel, handler);
+  let stopped = false;
+  return {
+    registry,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      for (const [channel, handler] of handlers) diagnosticsChannel.unsubscribe(channel, handler);
     },
-    tlsHandshake: (seconds) => handshakes.observe(labels, seconds),
-    rotated: () => rotations.inc(labels),
-  });
-  return { registry, stop: () => pool.instrument(undefined) };
+  };
 }
 
 /** A node:http handler serving the registry at `/metrics` (path configurable). */

@@ -11,7 +11,6 @@ export { resolveWithSecrets } from './pool-credentials.js';
 export {
   WardenPool,
   poolFromResolution,
-  type PoolInstruments,
   type PoolStats,
   type QueryInput,
   type StartupReport,

@@ -16,6 +16,7 @@ import { ConnectionError, TlsError, type PgwardenError } from '../errors.js';
 import { attemptsFor, tlsOptionsFor, type TlsAttempt } from '../tls/ssl-options.js';
 import { classifyConnectError, classifyQueryError, type ConnectContext } from './classify-error.js';
 import type { ConnectionCredentials, CredentialSource } from './credential-source.js';
+import type { PoolDiagnostics } from './diagnostics.js';
 
 export interface ClientContext {
   readonly config: ResolvedConfig;
@@ -23,8 +24,8 @@ export interface ClientContext {
   readonly credentials: CredentialSource;
   /** Which host of a list worked last, shared by every connection of the pool. */
   readonly hostState?: { preferred: number; changed?(from: number, to: number): void };
-  /** Told how long each TLS handshake took (metrics). */
-  readonly instruments?: { current: { tlsHandshake?(seconds: number): void } | undefined };
+  /** Where each TLS handshake's duration is published (diagnostics_channel). */
+  readonly diagnostics?: PoolDiagnostics;
   /** pg Client options given through unchanged (types, keepAlive, client_encoding…). */
   readonly passthrough?: Readonly<Record<string, unknown>>;
   /**
@@ -393,15 +394,14 @@ export function createClientClass(context: ClientContext): typeof pg.Client {
 
     /** Times the TLS handshake: from pg's upgrade of the socket to Node's secureConnect. */
     #timeHandshake(): void {
-      const observer = context.instruments;
-      if (!observer?.current?.tlsHandshake) return;
+      const diagnostics = context.diagnostics;
+      if (!diagnostics) return;
       const internals = this as unknown as PgClientInternals;
       internals.connection.once('sslconnect', () => {
-        const started = performance.now();
+        const started = diagnostics.start('tlsHandshake');
+        if (started === undefined) return;
         const stream = internals.connection.stream as { once?(event: string, listener: () => void): void };
-        stream.once?.('secureConnect', () =>
-          observer.current?.tlsHandshake?.((performance.now() - started) / 1000),
-        );
+        stream.once?.('secureConnect', () => diagnostics.timed('tlsHandshake', started));
       });
     }
 

@@ -19,7 +19,7 @@ import {
   type ConnectionPurpose,
 } from '../config/gate.js';
 import { ROLE_FACTS_SQL, type RoleFacts } from '../config/policy.js';
-import type { ResolvedConfig } from '../config/schema.js';
+import type { HostPort, ResolvedConfig } from '../config/schema.js';
 import { PgwardenError, PolicyError, PoolError, type PolicyViolation } from '../errors.js';
 import { createLogger, type Logger } from '../logger.js';
 import { isSqlFragment, sql, type SqlFragment } from '../sql/sql.js';
@@ -42,25 +42,12 @@ import {
   type PoolStats,
   type ReadyReport,
 } from './readiness.js';
+import { PoolDiagnostics } from './diagnostics.js';
 import { ReadReplicas, type ReadPath } from './read-replicas.js';
 import { sessionSettingMismatches, setLocalStatements } from './session-settings.js';
 import { clientStream, createClientClass } from './warden-client.js';
 
 export type { PoolStats } from './readiness.js';
-
-/**
- * Observers of the pool's hot path (metrics). Unset, they cost one property
- * check per query; set, two clock reads.
- */
-export interface PoolInstruments {
-  acquired?(seconds: number): void;
-  queried?(seconds: number, outcome: 'success' | 'error'): void;
-  /** A failed connect or a failing pooled connection, with its code and SQLSTATE when the server sent one. */
-  connectionFailed?(code: string, sqlstate: string | undefined): void;
-  /** A completed TLS handshake of a new connection. */
-  tlsHandshake?(seconds: number): void;
-  rotated?(event: RotationEvent): void;
-}
 
 /** Anything pool.query accepts besides pg's own forms: a `sql` fragment. */
 export type QueryInput = string | SqlFragment | pg.QueryConfig;
@@ -150,6 +137,8 @@ interface ResolvedInput {
   readonly ownsCredentials: boolean;
   /** A replica: its primary already emitted the warnings. */
   readonly quiet?: boolean;
+  /** A replica: the pool it reads for, named in its diagnostics messages. */
+  readonly primary?: WardenPool;
 }
 
 type WardenPoolInput = CreatePoolOptions & { [RESOLVED]?: ResolvedInput };
@@ -216,8 +205,8 @@ export class WardenPool extends pg.Pool {
   #becomingReady: Promise<void> | undefined;
   /** A refusal that holds for the pool's life (policy, configuration). */
   #refusal: Error | undefined;
-  /** Shared with the Client class, which reports TLS handshakes through it. */
-  readonly #instruments: { current: PoolInstruments | undefined } = { current: undefined };
+  /** Publishes to diagnostics_channel (metrics subscribe there); shared with the Client class for TLS handshakes. */
+  readonly #diagnostics: PoolDiagnostics;
   /** Which host of the list answered last: tried first by new connections. */
   readonly #hostState = {
     preferred: 0,
@@ -236,6 +225,7 @@ export class WardenPool extends pg.Pool {
   #closing: Promise<void> | undefined;
   #usageHigh = false;
   #replicas: ReadReplicas | undefined;
+  #replicaPools: readonly { readonly target: HostPort; readonly pool: WardenPool }[] = [];
   #stopRotationListener: (() => void) | undefined;
   /** Behind a pooler: `BEGIN` plus `SET LOCAL` of the session timeouts, in one round trip. */
   #begin = 'BEGIN';
@@ -259,6 +249,7 @@ export class WardenPool extends pg.Pool {
       ...passthrough(options, POOL_PASSTHROUGH),
     });
     this.#options = options;
+    this.#diagnostics = new PoolDiagnostics(this, given?.primary);
     this.#logger = createLogger(options.logger);
     this.#purpose = purposeOf(options);
     this.#checkRole = options.checkRole ?? true;
@@ -339,7 +330,7 @@ export class WardenPool extends pg.Pool {
     (this as unknown as PgPoolInternals).Client = createClientClass({
       config,
       credentials,
-      instruments: this.#instruments,
+      diagnostics: this.#diagnostics,
       hostState: this.#hostState,
       passthrough: this.#clientPassthrough,
       onError: (error, client) => this.#onConnectionError(error, client),
@@ -353,7 +344,7 @@ export class WardenPool extends pg.Pool {
           ...event,
         },
       );
-      this.#instruments.current?.rotated?.(event);
+      this.#diagnostics.rotation(event);
       this.emit('rotation', event);
     });
   }
@@ -455,17 +446,16 @@ export class WardenPool extends pg.Pool {
     return { status: ready.status === 'ok' && database.status === 'ok' ? 'ok' : 'fail', ready, database };
   }
 
-  /** Sets (or with undefined, removes) the observers of the pool; see src/metrics. */
-  instrument(instruments: PoolInstruments | undefined): void {
-    this.#instruments.current = instruments;
-  }
-
   async #acquire(retry: boolean): Promise<pg.PoolClient> {
-    const instruments = this.#instruments.current;
-    const started = instruments?.acquired ? performance.now() : 0;
-    const client = await this.#acquireClient(retry);
-    instruments?.acquired?.((performance.now() - started) / 1000);
-    return client;
+    const started = this.#diagnostics.start('acquire');
+    try {
+      const client = await this.#acquireClient(retry);
+      this.#diagnostics.timed('acquire', started, 'success');
+      return client;
+    } catch (error) {
+      this.#diagnostics.timed('acquire', started, 'error');
+      throw error;
+    }
   }
 
   async #acquireClient(retry: boolean): Promise<pg.PoolClient> {
@@ -495,7 +485,7 @@ export class WardenPool extends pg.Pool {
             host: config.host,
           });
         }
-        this.#instruments.current?.connectionFailed?.(coded.pgwardenCode, sqlstateOf(coded));
+        this.#diagnostics.connectionError(coded.pgwardenCode, sqlstateOf(coded));
         const delay = backoffDelay(attempt);
         if (retry && TRANSIENT.has(coded.pgwardenCode) && Date.now() + delay < deadline && !this.closed) {
           this.#logger.log('warn', 'db.reconnect', `connecting failed, retrying in ${delay} ms`, {
@@ -634,16 +624,15 @@ export class WardenPool extends pg.Pool {
 
   async #query<R extends pg.QueryResultRow>(input: QueryInput, values: unknown): Promise<pg.QueryResult<R>> {
     const client = await this.#checkout(true);
-    const instruments = this.#instruments.current;
-    const started = instruments?.queried ? performance.now() : 0;
+    const started = this.#diagnostics.start('query');
     try {
       const result = await runQuery<R>(client, input, values);
       client.release();
-      instruments?.queried?.((performance.now() - started) / 1000, 'success');
+      this.#diagnostics.timed('query', started, 'success');
       return result;
     } catch (error) {
       client.release(isConnectionBroken(error) ? (error as Error) : undefined);
-      instruments?.queried?.((performance.now() - started) / 1000, 'error');
+      this.#diagnostics.timed('query', started, 'error');
       throw classifyQueryError(error);
     }
   }
@@ -750,10 +739,12 @@ export class WardenPool extends pg.Pool {
           resolution: { config: replicaConfig, warnings: [], credentials: this.#credentials! },
           ownsCredentials: false,
           quiet: true,
+          primary: this,
         },
       } as WardenPoolInput);
       return { target, pool };
     });
+    this.#replicaPools = pools;
     this.#replicas = new ReadReplicas(this, pools, {
       maxLagMs: replicas.maxLagMs,
       checkIntervalMs: replicas.checkIntervalMs,
@@ -762,6 +753,11 @@ export class WardenPool extends pg.Pool {
     this.read = this.#replicas;
     // Route reads well from the start, but never hold startup hostage to a slow replica.
     await Promise.race([this.#replicas.check(), sleep(2_000)]);
+  }
+
+  /** The pools of the read replicas (empty without replicas), each a WardenPool of its own: for metrics. */
+  replicaPools(): readonly { readonly target: HostPort; readonly pool: WardenPool }[] {
+    return this.#replicaPools;
   }
 
   /** Where credentials come from and the cache state, for doctor and health (never a secret). */
@@ -850,7 +846,7 @@ export class WardenPool extends pg.Pool {
     if (this.#reported.has(error) || (client && this.#reported.has(client))) return coded;
     this.#reported.add(error);
     if (client) this.#reported.add(client);
-    this.#instruments.current?.connectionFailed?.(coded.pgwardenCode, sqlstateOf(coded));
+    this.#diagnostics.connectionError(coded.pgwardenCode, sqlstateOf(coded));
     this.#logger.log('warn', 'db.connection-error', 'a pooled connection failed and was discarded', {
       code: coded.pgwardenCode,
       error: coded.message,

@@ -232,12 +232,21 @@ describe('adapters and metrics', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       await pool.query('SELECT 1'); // a new connection: one more TLS handshake
       const { text } = await get(`${base}/metrics`);
-      assert.match(text, /pgwarden_pool_connections\{pool="default",state="idle"\} \d+/);
-      assert.match(text, /pgwarden_pool_max\{pool="default"\} 10/);
-      assert.match(text, /pgwarden_query_duration_seconds_count\{pool="default",outcome="success"\} [6-9]/);
-      assert.match(text, /pgwarden_query_duration_seconds_count\{pool="default",outcome="error"\} 1/);
-      assert.match(text, /pgwarden_tls_handshake_seconds_count\{pool="default"\} [1-9]/);
-      assert.match(text, /pgwarden_pool_acquire_seconds_count\{pool="default"\} \d+/);
+      assert.match(text, /pgwarden_pool_connections\{pool="default",target="primary",state="idle"\} \d+/);
+      assert.match(text, /pgwarden_pool_max\{pool="default",target="primary"\} 10/);
+      assert.match(
+        text,
+        /pgwarden_query_duration_seconds_count\{pool="default",target="primary",outcome="success"\} [6-9]/,
+      );
+      assert.match(
+        text,
+        /pgwarden_query_duration_seconds_count\{pool="default",target="primary",outcome="error"\} 1/,
+      );
+      assert.match(text, /pgwarden_tls_handshake_seconds_count\{pool="default",target="primary"\} [1-9]/);
+      assert.match(
+        text,
+        /pgwarden_pool_acquire_seconds_count\{pool="default",target="primary",outcome="success"\} \d+/,
+      );
     } finally {
       server.close();
       await pool.close();
