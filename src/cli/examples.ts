@@ -28,12 +28,14 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   'pgwarden doctor': [
     ['pgwarden doctor', 'Check the connection the app would open (DATABASE_URL, DB_*, PG* variables)'],
-    ['pgwarden doctor --profile prod', 'Check the connection stored as "prod" (pgwarden creds add prod)'],
     [
       `pgwarden doctor --env production --url ${PROD_URL}`,
       'Judge a URL against the production policy (the password from PGPASSWORD or ~/.pgpass)',
     ],
-    ['pgwarden doctor --policy strict --json', 'The strict policy, as one JSON object for scripts'],
+    [
+      'pgwarden doctor --profile prod --policy strict --json',
+      'The connection stored as "prod" (creds add prod), strict policy, as JSON',
+    ],
   ],
   'pgwarden demo': [
     ['pgwarden demo', 'Run every step, then stop and remove everything it started'],
@@ -41,8 +43,10 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   'pgwarden audit': [
     ['pgwarden audit', 'Audit the server and the connection config the app uses (DATABASE_URL, DB_*, PG*)'],
-    ['pgwarden audit --format html --output audit.html', 'A report to read in a browser'],
-    ['pgwarden audit --profile prod', 'Audit as the connection stored as "prod"'],
+    [
+      'pgwarden audit --profile prod --format html --output audit.html',
+      'As the stored "prod", for a browser',
+    ],
     [
       'pgwarden audit --env production --format sarif --output audit.sarif --fail-on medium',
       'In CI: exit 1 on any failure of medium severity or above',
@@ -51,8 +55,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'pgwarden monitor': [
     ['pgwarden monitor', 'A live view, refreshed every 2 s (Ctrl-C to quit)'],
     ['pgwarden monitor --once --json', 'One snapshot as JSON, for a script'],
-    ['pgwarden monitor --profile admin', 'Watch the server through the stored connection "admin"'],
-    ['pgwarden monitor --long-query 30s --interval 10s', 'List only the queries running longer than 30 s'],
+    ['pgwarden monitor --profile admin --long-query 30s', 'Through the stored "admin": queries over 30 s'],
   ],
   'pgwarden alerts': [
     ['pgwarden alerts check --config alerts.yaml', 'Evaluate every rule once, with the thresholds of a file'],
@@ -67,10 +70,9 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       'Evaluate every rule once; exit 1 when one fires (for cron)',
     ],
     [
-      'pgwarden alerts check --log /var/log/postgresql/postgresql.csv --log-format csvlog --auth-failures 10',
-      'Fire on 10 failed logins within the window (default 5m) in a csvlog file',
+      'pgwarden alerts check --profile admin --log /var/log/postgresql/postgresql.csv --log-format csvlog',
+      'Connect as the stored "admin" and read the server log (csvlog)',
     ],
-    ['pgwarden alerts check --profile admin --json', 'Connect with the stored connection "admin"'],
     [
       'pgwarden alerts check --offline --backup-dir ./backups --backup-max-age 26h --json',
       'Only the rules that need no database: is the newest backup recent enough?',
@@ -202,10 +204,6 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     [
       `pgwarden backup create --url ${PROD_URL} --dir /var/backups/shop --kms-key-id alias/pg-backups --keep-days 90 --retention-class monthly`,
       'Encrypt with an AWS KMS key; keep it 90 days as a monthly backup',
-    ],
-    [
-      'pgwarden backup create --dir ./backups --key-file backup.key --json',
-      'For a scheduler: one JSON line on stdout',
     ],
   ],
   'pgwarden backup list': [
