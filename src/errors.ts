@@ -18,6 +18,8 @@ export const ERROR_CODES = {
     'Warning: a deprecated variable or option is in use; the message names what replaces it.',
   PGW_CONFIG_FILE_UNREADABLE: 'A file named by the configuration (CA, certificate, key) cannot be read.',
   PGW_CONFIG_CONFLICT: 'Two settings contradict each other.',
+  PGW_CONFIG_PROFILE_UNKNOWN:
+    'No stored profile (`pgwarden creds add NAME`) has the name given by --profile or DB_PROFILE.',
   // production policy
   PGW_POLICY_VIOLATION: 'The configuration breaks the production policy; the error lists every violation.',
   PGW_POLICY_TLS_DISABLED: 'Policy rule: TLS is off or may fall back to plaintext.',
@@ -26,8 +28,8 @@ export const ERROR_CODES = {
   PGW_POLICY_TLS_MIN_VERSION: 'Policy rule: a TLS version below 1.2 is allowed.',
   PGW_POLICY_PASSWORD_FROM_DOTENV: 'Policy rule: the password was read from a .env file.',
   PGW_POLICY_PASSWORD_PLAINTEXT_ENV:
-    'Policy rule (strict profile): the password is a plaintext environment variable.',
-  PGW_POLICY_PASSWORD_IN_URL: 'Policy rule (strict profile): the password is embedded in the connection URL.',
+    'Policy rule (strict policy): the password is a plaintext environment variable.',
+  PGW_POLICY_PASSWORD_IN_URL: 'Policy rule (strict policy): the password is embedded in the connection URL.',
   PGW_POLICY_WEAK_PASSWORD: 'Policy rule: the password is short, common or equal to the user name.',
   PGW_POLICY_SESSION_SETTING_MISMATCH:
     "Policy rule: behind a connection pooler, the role's setting of a timeout differs from the one configured.",

@@ -32,7 +32,10 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       `pgwarden doctor --env production --url ${PROD_URL}`,
       'Judge a URL against the production policy (the password from PGPASSWORD or ~/.pgpass)',
     ],
-    ['pgwarden doctor --policy strict --json', 'The strict profile, as one JSON object for scripts'],
+    [
+      'pgwarden doctor --profile prod --policy strict --json',
+      'The connection stored as "prod" (creds add prod), strict policy, as JSON',
+    ],
   ],
   'pgwarden demo': [
     ['pgwarden demo', 'Run every step, then stop and remove everything it started'],
@@ -40,7 +43,10 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   'pgwarden audit': [
     ['pgwarden audit', 'Audit the server and the connection config the app uses (DATABASE_URL, DB_*, PG*)'],
-    ['pgwarden audit --format html --output audit.html', 'A report to read in a browser'],
+    [
+      'pgwarden audit --profile prod --format html --output audit.html',
+      'As the stored "prod", for a browser',
+    ],
     [
       'pgwarden audit --env production --format sarif --output audit.sarif --fail-on medium',
       'In CI: exit 1 on any failure of medium severity or above',
@@ -49,7 +55,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'pgwarden monitor': [
     ['pgwarden monitor', 'A live view, refreshed every 2 s (Ctrl-C to quit)'],
     ['pgwarden monitor --once --json', 'One snapshot as JSON, for a script'],
-    ['pgwarden monitor --long-query 30s --interval 10s', 'List only the queries running longer than 30 s'],
+    ['pgwarden monitor --profile admin --long-query 30s', 'Through the stored "admin": queries over 30 s'],
   ],
   'pgwarden alerts': [
     ['pgwarden alerts check --config alerts.yaml', 'Evaluate every rule once, with the thresholds of a file'],
@@ -64,8 +70,8 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       'Evaluate every rule once; exit 1 when one fires (for cron)',
     ],
     [
-      'pgwarden alerts check --log /var/log/postgresql/postgresql.csv --log-format csvlog --auth-failures 10',
-      'Fire on 10 failed logins within the window (default 5m) in a csvlog file',
+      'pgwarden alerts check --profile admin --log /var/log/postgresql/postgresql.csv --log-format csvlog',
+      'Connect as the stored "admin" and read the server log (csvlog)',
     ],
     [
       'pgwarden alerts check --offline --backup-dir ./backups --backup-max-age 26h --json',
@@ -79,7 +85,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
       'Store a connection; the password goes to the OS keychain (asked for on the terminal)',
     ],
     ['pgwarden creds check', 'Which stored passwords have expired or expire soon'],
-    ['pgwarden creds rotate prod --admin-env admin', 'Set a new password on the server, then store it'],
+    ['pgwarden creds rotate prod --profile admin', 'Set a new password on the server, then store it'],
   ],
   'pgwarden creds add': [
     [
@@ -95,15 +101,15 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['pgwarden creds update staging --password', 'Replace the stored password (asked for on the terminal)'],
     [
       'pgwarden creds update prod --sslrootcert /etc/ssl/certs/db-ca.pem --yes',
-      'Change one field of a production environment without the confirmation prompt',
+      'Change one field of a production profile without the confirmation prompt',
     ],
   ],
   'pgwarden creds list': [
-    ['pgwarden creds list', 'Name, user, server, store and expiry of every environment'],
+    ['pgwarden creds list', 'Name, user, server, store and expiry of every profile'],
     ['pgwarden creds list --json', 'The same as JSON'],
   ],
   'pgwarden creds show': [
-    ['pgwarden creds show prod', 'Every field of an environment, the password hidden'],
+    ['pgwarden creds show prod', 'Every field of a profile, the password hidden'],
     ['pgwarden creds show prod --json', 'The same as JSON (--password includes the password)'],
   ],
   'pgwarden creds test': [
@@ -111,8 +117,8 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     ['pgwarden creds test prod --json', 'The same as JSON'],
   ],
   'pgwarden creds remove': [
-    ['pgwarden creds remove staging', 'Remove an environment and its stored password'],
-    ['pgwarden creds remove prod --yes', 'A production environment, without the confirmation prompt'],
+    ['pgwarden creds remove staging', 'Remove a profile and its stored password'],
+    ['pgwarden creds remove prod --yes', 'A production profile, without the confirmation prompt'],
   ],
   'pgwarden creds check': [
     ['pgwarden creds check', 'Expired and soon-expiring passwords; exit 1 when one has expired'],
@@ -120,9 +126,9 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   ],
   'pgwarden creds rotate': [
     ['pgwarden creds rotate staging', 'A new password, set with the stored credentials themselves'],
-    ['pgwarden creds rotate prod --admin-env admin --yes', 'Set by the admin connection stored as "admin"'],
+    ['pgwarden creds rotate prod --profile admin --yes', 'Set by the admin connection stored as "admin"'],
     [
-      'pgwarden creds rotate prod --strategy alternating --group app_rw --admin-env admin',
+      'pgwarden creds rotate prod --strategy alternating --group app_rw --profile admin',
       'Alternate between app and app_clone, so sessions on the old password keep working',
     ],
   ],
@@ -142,42 +148,39 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
 
   'pgwarden roles': [
     [
-      'pgwarden roles plan --file roles.yaml --admin-env admin',
+      'pgwarden roles plan --file roles.yaml --profile admin',
       'Show the SQL that would make the server match',
     ],
-    ['pgwarden roles apply --file roles.yaml --admin-env admin', 'Run it, in one transaction'],
+    ['pgwarden roles apply --file roles.yaml --profile admin', 'Run it, in one transaction'],
   ],
   'pgwarden roles plan': [
-    [
-      'pgwarden roles plan --file roles.yaml --admin-env admin',
-      'The SQL, with the reason for each statement',
-    ],
+    ['pgwarden roles plan --file roles.yaml --profile admin', 'The SQL, with the reason for each statement'],
     [
       `pgwarden roles plan -f roles.yaml --url ${ADMIN_URL} --check`,
       'Drift detection in CI: exit 1 when the server differs from the file',
     ],
   ],
   'pgwarden roles apply': [
-    ['pgwarden roles apply --file roles.yaml --admin-env admin', 'Apply the plan in one transaction'],
+    ['pgwarden roles apply --file roles.yaml --profile admin', 'Apply the plan in one transaction'],
     [`pgwarden roles apply -f roles.yaml --url ${ADMIN_URL} --json`, 'The same, reported as JSON'],
   ],
 
   'pgwarden incident': [
     [
-      'pgwarden incident sessions --since 24h --admin-env admin',
+      'pgwarden incident sessions --since 24h --profile admin',
       'Who connected in the last 24 hours, from where',
     ],
-    ['pgwarden incident revoke app --admin-env admin', 'Lock a role out now and end its sessions'],
+    ['pgwarden incident revoke app --profile admin', 'Lock a role out now and end its sessions'],
   ],
   'pgwarden incident revoke': [
-    ['pgwarden incident revoke app --admin-env admin', 'Lock a role out and end its sessions (asks first)'],
+    ['pgwarden incident revoke app --profile admin', 'Lock a role out and end its sessions (asks first)'],
     [
-      'pgwarden incident revoke app --rotate --creds-env prod --yes --admin-env admin',
-      'Also replace its password and store the new one as creds environment "prod"',
+      'pgwarden incident revoke app --rotate --creds-env prod --yes --profile admin',
+      'Also replace its password and store the new one as profile "prod"',
     ],
   ],
   'pgwarden incident sessions': [
-    ['pgwarden incident sessions --admin-env admin', 'Every session: user, client, application, TLS'],
+    ['pgwarden incident sessions --profile admin', 'Every session: user, client, application, TLS'],
     [
       'pgwarden incident sessions --since 24h --user app --json',
       'One role, started in the last day, as JSON',
@@ -195,12 +198,12 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   'pgwarden backup create': [
     ['pgwarden backup create --dir ./backups --key-file backup.key', 'Back up the database in DATABASE_URL'],
     [
-      `pgwarden backup create --url ${PROD_URL} --dir /var/backups/shop --kms-key-id alias/pg-backups --keep-days 90 --retention-class monthly`,
-      'Encrypt with an AWS KMS key; keep it 90 days as a monthly backup',
+      'pgwarden backup create --profile prod --dir ./backups --key-file backup.key',
+      'Back up the database of the connection stored as "prod"',
     ],
     [
-      'pgwarden backup create --dir ./backups --key-file backup.key --json',
-      'For a scheduler: one JSON line on stdout',
+      `pgwarden backup create --url ${PROD_URL} --dir /var/backups/shop --kms-key-id alias/pg-backups --keep-days 90 --retention-class monthly`,
+      'Encrypt with an AWS KMS key; keep it 90 days as a monthly backup',
     ],
   ],
   'pgwarden backup list': [

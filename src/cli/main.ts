@@ -34,8 +34,9 @@ function buildProgram(): Command {
     .command('doctor')
     .description('Resolve the connection config, check it against the policy, connect and report')
     .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+    .option('--profile <name>', 'a stored connection (pgwarden creds add NAME); default DB_PROFILE')
     .option('--env <name>', 'environment to judge against: production, staging, development, test')
-    .option('--policy <profile>', 'policy profile: standard or strict')
+    .option('--policy <policy>', 'policy: standard or strict')
     .option('--json', 'print one JSON object')
     .action(async (options) => {
       const { doctorCommand } = await import('./commands/doctor.js');
@@ -75,8 +76,9 @@ function buildProgram(): Command {
     .command('audit')
     .description('Security posture audit of the server and of the connection config, from the app role')
     .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+    .option('--profile <name>', 'a stored connection (pgwarden creds add NAME); default DB_PROFILE')
     .option('--env <name>', 'environment to judge against: production, staging, development, test')
-    .option('--policy <profile>', 'policy profile: standard or strict')
+    .option('--policy <policy>', 'policy: standard or strict')
     .option('--format <format>', 'text, json, sarif, junit or html', 'text')
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option(
@@ -103,6 +105,7 @@ function buildProgram(): Command {
     .command('monitor')
     .description('Live view of connections, long-running and slow queries, and database statistics')
     .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+    .option('--profile <name>', 'a stored connection (pgwarden creds add NAME); default DB_PROFILE')
     .option('--interval <duration>', 'time between refreshes, e.g. 2s or 500ms', '2s')
     .option('--long-query <duration>', 'list active queries running longer than this', '5s')
     .option('--once', 'take one snapshot and exit')
@@ -118,6 +121,7 @@ function buildProgram(): Command {
     .command('check')
     .description('Evaluate every alert rule once; exit 1 when an alert fires')
     .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+    .option('--profile <name>', 'a stored connection (pgwarden creds add NAME); default DB_PROFILE')
     .option('--offline', 'do not connect; rules that need the database are skipped')
     .option(
       '--log <file>',

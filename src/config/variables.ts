@@ -78,7 +78,7 @@ export const CONNECTION_VARIABLES: readonly VariableSpec[] = [
     name: 'DB_POLICY',
     group: 'DB',
     option: 'policy',
-    description: 'Policy profile: `standard` or `strict`.',
+    description: 'The policy: `standard` or `strict`.',
   },
   {
     name: 'DB_POOLER',
@@ -194,6 +194,7 @@ export const OTHER_KNOWN_VARIABLES: readonly string[] = [
   'SECRETS_BACKEND',
   'DB_SECRET_ID',
   'DB_SSM_PARAMETER',
+  'DB_PROFILE',
   'DB_CREDENTIALS_ENV',
   'DB_PASSWORD_FILE',
   'DB_USER_FILE',

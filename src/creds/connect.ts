@@ -1,13 +1,15 @@
 /**
- * Connecting with a stored environment: always through `createPool` (TLS,
- * coded errors, redaction), never a hand-built client. The environment's
- * fields are the only configuration source (`env: {}`), so a DATABASE_URL or
- * PGHOST in the shell cannot redirect a rotation to another server.
+ * Connecting with a stored environment (a profile): always through
+ * `createPool` (TLS, coded errors, redaction), never a hand-built client. The
+ * profile's fields are the only configuration source (`env: {}`), so a
+ * DATABASE_URL or PGHOST in the shell cannot redirect a rotation to another
+ * server.
  */
 import type { CreatePoolOptions } from '../pool/pool.js';
 import { createPool, type WardenPool } from '../pool/pool.js';
 import type { Secret } from '../redact/secret.js';
 import type { CredentialEnvironment } from './environment.js';
+import { profileConfigOptions } from './profile.js';
 
 /** Pool options for `environment`, logging in as `user` (default: its user) with `password`. */
 export function environmentPoolOptions(
@@ -16,15 +18,7 @@ export function environmentPoolOptions(
   user: string | undefined = environment.user,
 ): CreatePoolOptions {
   return {
-    env: {},
-    ...(environment.host !== undefined ? { host: environment.host } : {}),
-    ...(environment.port !== undefined ? { port: environment.port } : {}),
-    ...(environment.database !== undefined ? { database: environment.database } : {}),
-    ...(user !== undefined ? { user } : {}),
-    ...(environment.sslMode !== undefined ? { sslMode: environment.sslMode } : {}),
-    ...(environment.sslRootCert !== undefined ? { sslRootCert: environment.sslRootCert } : {}),
-    password,
-    environment: environment.production ? 'production' : 'development',
+    ...profileConfigOptions(environment, password, user),
     applicationName: 'pgwarden creds',
     // Admin tooling reports policy violations instead of refusing (see `creds test`).
     purpose: 'admin',

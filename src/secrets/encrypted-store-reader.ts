@@ -168,7 +168,7 @@ export function createEncryptedStoreReader(
           backend,
           `the encrypted store ${path} has no password for "${environment}".`,
           {
-            option: 'DB_CREDENTIALS_ENV',
+            option: 'DB_PROFILE',
             fix: `Store one with: pgwarden creds update ${environment} --password`,
           },
         );

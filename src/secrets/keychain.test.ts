@@ -164,19 +164,47 @@ describe('keychain provider', () => {
     }
   });
 
-  test('settings from DB_CREDENTIALS_ENV, PGWARDEN_HOME, PGWARDEN_KEYCHAIN_STORE', () => {
-    const settings = keychainSettingsFromEnv({
-      DB_CREDENTIALS_ENV: 'staging',
-      PGWARDEN_HOME: '/srv/pgw',
-      PGWARDEN_KEYCHAIN_STORE: 'secret-service',
-    });
+  test('settings from DB_PROFILE, PGWARDEN_HOME, PGWARDEN_KEYCHAIN_STORE', () => {
+    const lines: string[] = [];
+    const logger = {
+      log: (_level: string, event: string, message: string) => lines.push(`${event} ${message}`),
+    };
+    const settings = keychainSettingsFromEnv(
+      { DB_PROFILE: 'staging', PGWARDEN_HOME: '/srv/pgw', PGWARDEN_KEYCHAIN_STORE: 'secret-service' },
+      logger,
+    );
     assert.deepEqual(settings, { environment: 'staging', home: '/srv/pgw', linuxStore: 'secret-service' });
+    assert.deepEqual(lines, [], 'no warning for the current spelling');
     assert.throws(
-      () => keychainSettingsFromEnv({ DB_CREDENTIALS_ENV: 'x', PGWARDEN_KEYCHAIN_STORE: 'file' }),
+      () => keychainSettingsFromEnv({ DB_PROFILE: 'x', PGWARDEN_KEYCHAIN_STORE: 'file' }, logger),
       {
         code: 'PGW_SECRET_CONFIG',
         option: 'PGWARDEN_KEYCHAIN_STORE',
       },
     );
+  });
+
+  test('DB_CREDENTIALS_ENV still works, with one deprecation warning naming DB_PROFILE; both and different is a conflict', () => {
+    const lines: string[] = [];
+    const logger = {
+      log: (_level: string, event: string, message: string) => lines.push(`${event} ${message}`),
+    };
+    const settings = keychainSettingsFromEnv(
+      { DB_CREDENTIALS_ENV: 'staging', PGWARDEN_HOME: '/srv/pgw' },
+      logger,
+    );
+    assert.equal(settings.environment, 'staging');
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^PGW_CONFIG_DEPRECATED .*DB_CREDENTIALS_ENV is deprecated: set DB_PROFILE/);
+    lines.length = 0;
+    assert.equal(
+      keychainSettingsFromEnv({ DB_PROFILE: 'a', DB_CREDENTIALS_ENV: 'a' }, logger).environment,
+      'a',
+    );
+    assert.equal(lines.length, 1);
+    assert.throws(() => keychainSettingsFromEnv({ DB_PROFILE: 'a', DB_CREDENTIALS_ENV: 'b' }, logger), {
+      code: 'PGW_CONFIG_CONFLICT',
+      option: 'DB_PROFILE',
+    });
   });
 });

@@ -21,7 +21,7 @@ import {
 } from './encrypted-store-reader.js';
 import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
-import type { SecretError } from '../errors.js';
+import { ConfigError, type SecretError } from '../errors.js';
 
 const BACKEND = 'keychain';
 
@@ -38,7 +38,7 @@ export type KeychainEntryFactory = (
 
 /** Settings of the `keychain` backend. */
 export interface KeychainSettings {
-  /** The environment name, which is the keychain account (`DB_CREDENTIALS_ENV`). Required. */
+  /** The profile name (`creds add NAME`), which is the keychain account (`DB_PROFILE`). Required. */
   environment: string;
   /** The keychain service. Default: `pgwarden`. */
   service?: string | undefined;
@@ -65,11 +65,15 @@ export interface KeychainSettings {
 }
 
 /**
- * Reads `DB_CREDENTIALS_ENV` (required), `PGWARDEN_HOME`,
- * `PGWARDEN_KEYCHAIN_STORE`, and for an environment kept in the encrypted
- * file `PGWARDEN_STORE_PASSPHRASE_FILE` or `PGWARDEN_STORE_PASSPHRASE`.
+ * Reads `DB_PROFILE` (required; `DB_CREDENTIALS_ENV` is its deprecated
+ * spelling, with one warning to `logger`), `PGWARDEN_HOME`,
+ * `PGWARDEN_KEYCHAIN_STORE`, and for a profile kept in the encrypted file
+ * `PGWARDEN_STORE_PASSPHRASE_FILE` or `PGWARDEN_STORE_PASSPHRASE`.
  */
-export function keychainSettingsFromEnv(env: EnvSource): KeychainSettings {
+export function keychainSettingsFromEnv(
+  env: EnvSource,
+  logger: SecretLogger = defaultSecretLogger,
+): KeychainSettings {
   const store = readVar(env, 'PGWARDEN_KEYCHAIN_STORE');
   if (store !== undefined && store !== 'secret-service' && store !== 'keyutils') {
     throw backendError(
@@ -84,11 +88,38 @@ export function keychainSettingsFromEnv(env: EnvSource): KeychainSettings {
   }
   const passphrase = storePassphraseFromEnv(env);
   return {
-    environment: requireVar(env, 'DB_CREDENTIALS_ENV', BACKEND, 'the environment (keychain account) to read'),
+    environment: profileFromEnv(env, logger),
     home: pgwardenHome(env),
     linuxStore: store,
     ...(passphrase ? { storePassphrase: passphrase } : {}),
   };
+}
+
+/** `DB_PROFILE`, else the deprecated `DB_CREDENTIALS_ENV` (warned); both and different is a conflict. */
+function profileFromEnv(env: EnvSource, logger: SecretLogger): string {
+  const profile = readVar(env, 'DB_PROFILE');
+  const legacy = readVar(env, 'DB_CREDENTIALS_ENV');
+  if (legacy !== undefined) {
+    if (profile !== undefined && profile !== legacy) {
+      throw new ConfigError(
+        'PGW_CONFIG_CONFLICT',
+        'DB_PROFILE and DB_CREDENTIALS_ENV name different profiles.',
+        {
+          option: 'DB_PROFILE',
+          fix: 'Keep DB_PROFILE and unset DB_CREDENTIALS_ENV, its deprecated spelling.',
+        },
+      );
+    }
+    logSecretEvent(logger, {
+      level: 'warn',
+      backend: BACKEND,
+      code: 'PGW_CONFIG_DEPRECATED',
+      message: 'DB_CREDENTIALS_ENV is deprecated: set DB_PROFILE (the same value) instead.',
+    });
+  }
+  return (
+    profile ?? legacy ?? requireVar(env, 'DB_PROFILE', BACKEND, 'the profile (keychain account) to read')
+  );
 }
 
 /**
@@ -103,9 +134,9 @@ export function keychainSettingsFromEnv(env: EnvSource): KeychainSettings {
 export function createKeychainProvider(settings: KeychainSettings): SecretProvider {
   const environment = settings.environment;
   if (!ENVIRONMENT_NAME.test(environment)) {
-    throw backendError('PGW_SECRET_CONFIG', BACKEND, 'DB_CREDENTIALS_ENV is not a valid environment name.', {
-      option: 'DB_CREDENTIALS_ENV',
-      fix: 'Use letters, digits, ".", "_" and "-" (at most 64), e.g. DB_CREDENTIALS_ENV=prod.',
+    throw backendError('PGW_SECRET_CONFIG', BACKEND, 'DB_PROFILE is not a valid profile name.', {
+      option: 'DB_PROFILE',
+      fix: 'Use letters, digits, ".", "_" and "-" (at most 64), e.g. DB_PROFILE=prod.',
     });
   }
   const service = settings.service ?? KEYCHAIN_SERVICE;
@@ -238,7 +269,7 @@ function noEntryError(service: string, environment: string): SecretError {
     'PGW_SECRET_NOT_FOUND',
     BACKEND,
     `the OS keychain has no entry for service "${service}", account "${environment}".`,
-    { option: 'DB_CREDENTIALS_ENV', fix: `Store it with: pgwarden creds add ${environment}` },
+    { option: 'DB_PROFILE', fix: `Store it with: pgwarden creds add ${environment}` },
   );
 }
 
@@ -248,7 +279,7 @@ export function mapKeyringError(error: unknown, service: string, environment: st
   if (/no matching entry/i.test(message)) return noEntryError(service, environment);
   if (/unlock prompt|locked|dismissed/i.test(message)) {
     return backendError('PGW_SECRET_ACCESS_DENIED', BACKEND, 'the OS keychain is locked.', {
-      option: 'DB_CREDENTIALS_ENV',
+      option: 'DB_PROFILE',
       fix: 'Unlock the login keychain (log in to the desktop session, or gnome-keyring-daemon --unlock) and retry.',
       cause: error,
     });
@@ -259,7 +290,7 @@ export function mapKeyringError(error: unknown, service: string, environment: st
       BACKEND,
       `the OS keychain holds several entries for service "${service}", account "${environment}".`,
       {
-        option: 'DB_CREDENTIALS_ENV',
+        option: 'DB_PROFILE',
         fix: `Delete the duplicates, then run pgwarden creds add ${environment}.`,
         cause: error,
       },

@@ -24,7 +24,7 @@ describe('createProviderFromEnv', () => {
       [{ SECRETS_BACKEND: 'vault', ...VAULT, VAULT_PATH: 'secret/takumi/production' }, 'vault'],
       [{ SECRETS_BACKEND: 'vault-database', ...VAULT, VAULT_DB_ROLE: 'app' }, 'vault-database'],
       [{ SECRETS_BACKEND: 'rds-iam', DB_HOST: 'db.rds.amazonaws.com', DB_USER: 'app' }, 'rds-iam'],
-      [{ SECRETS_BACKEND: 'keychain', DB_CREDENTIALS_ENV: 'prod' }, 'keychain'],
+      [{ SECRETS_BACKEND: 'keychain', DB_PROFILE: 'prod' }, 'keychain'],
       [{ SECRETS_BACKEND: ' Vault ', ...VAULT, VAULT_PATH: 'secret/app' }, 'vault'],
     ];
     for (const [env, name] of cases) {
@@ -83,8 +83,8 @@ describe('createProviderFromEnv', () => {
       [{ SECRETS_BACKEND: 'rds-iam', DB_USER: 'app' }, 'DB_HOST'],
       [{ SECRETS_BACKEND: 'rds-iam', DB_HOST: 'h' }, 'DB_USER'],
       [{ SECRETS_BACKEND: 'rds-iam', DB_HOST: 'h', DB_USER: 'u', DB_PORT: 'x' }, 'DB_PORT'],
-      [{ SECRETS_BACKEND: 'keychain' }, 'DB_CREDENTIALS_ENV'],
-      [{ SECRETS_BACKEND: 'keychain', DB_CREDENTIALS_ENV: '../etc' }, 'DB_CREDENTIALS_ENV'],
+      [{ SECRETS_BACKEND: 'keychain' }, 'DB_PROFILE'],
+      [{ SECRETS_BACKEND: 'keychain', DB_PROFILE: '../etc' }, 'DB_PROFILE'],
       [{ SECRETS_BACKEND: 'file' }, 'DB_PASSWORD_FILE'],
     ];
     for (const [env, variable] of cases) {

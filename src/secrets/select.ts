@@ -71,7 +71,7 @@ export function createProviderFromEnv(env: EnvSource, options: ProviderFromEnvOp
     case 'rds-iam':
       return createRdsIamProvider(rdsIamSettingsFromEnv(env));
     case 'keychain':
-      return createKeychainProvider(withLogger(keychainSettingsFromEnv(env)));
+      return createKeychainProvider(withLogger(keychainSettingsFromEnv(env, logger)));
     default:
       throw backendError(
         'PGW_SECRET_UNKNOWN_BACKEND',

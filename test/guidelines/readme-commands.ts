@@ -1,5 +1,5 @@
-// Runs the shell commands of examples/<team>/README.md as a user would paste
-// them: the blocks marked `<!-- test: run NAME -->` (the line before a ```sh
+// Runs the shell commands of a markdown page (examples/<team>/README.md,
+// docs/getting-started.md) as a user would paste them: the blocks marked `<!-- test: run NAME -->` (the line before a ```sh
 // fence), in bash, from the repository root, with `pgwarden` on PATH and no
 // other variables than PATH, HOME and the ones the README documents. The
 // `defaults` block (the paths and their defaults) runs before every other.
@@ -84,8 +84,13 @@ export interface ReadmeRunner {
 }
 
 export function readmeRunner(team: string): ReadmeRunner {
-  const blocks = readmeBlocks(readFileSync(join(ROOT, 'examples', team, 'README.md'), 'utf8'));
-  assert.ok(blocks.has('defaults'), `examples/${team}/README.md has no <!-- test: run defaults --> block`);
+  return markdownRunner(join('examples', team, 'README.md'));
+}
+
+/** The runner of any markdown page, by its path from the repository root. */
+export function markdownRunner(page: string): ReadmeRunner {
+  const blocks = readmeBlocks(readFileSync(join(ROOT, page), 'utf8'));
+  assert.ok(blocks.has('defaults'), `${page} has no <!-- test: run defaults --> block`);
   const ran = new Set<string>(['defaults']);
   return {
     blocks,
@@ -93,9 +98,9 @@ export function readmeRunner(team: string): ReadmeRunner {
     async run(names, vars, secrets) {
       const parts = ['defaults', ...names].map((name) => {
         const block = blocks.get(name);
-        assert.ok(block, `examples/${team}/README.md has no block named ${name}`);
+        assert.ok(block, `${page} has no block named ${name}`);
         ran.add(name);
-        return `# --- README.md line ${block.line}: ${name}\n${block.script}`;
+        return `# --- ${page} line ${block.line}: ${name}\n${block.script}`;
       });
       // The failing command, as written in the README (never expanded: a URL may hold a password).
       const trap = `trap 'echo "README command failed (exit $?): $BASH_COMMAND" >&2' ERR`;

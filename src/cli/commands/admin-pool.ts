@@ -1,44 +1,29 @@
 /**
- * The administrator connection of `roles` and `incident` (and `creds rotate
- * --admin-env`): `--url`, else a stored creds environment (`--admin-env`),
- * else the environment as `doctor` reads it (DATABASE_URL, DB_*, PG*).
- * Always a WardenPool with the policy reported rather than enforced.
+ * The administrator connection of `roles` and `incident`: a stored profile
+ * (`--profile`, default `DB_PROFILE`; `--admin-env` is its deprecated
+ * spelling), else `--url`, else the environment as `doctor` reads it
+ * (DATABASE_URL, DB_*, PG*). Always a WardenPool with the policy reported
+ * rather than enforced about the role, never about the link.
  */
-import { environmentPoolOptions } from '../../creds/connect.js';
-import { CredentialStore } from '../../creds/store.js';
-import { CliUsageError } from '../../errors.js';
+import type { CredentialStore } from '../../creds/store.js';
 import { createPool, type CreatePoolOptions, type WardenPool } from '../../pool/pool.js';
+import { connectionTarget, type TargetFlags } from '../connection-flags.js';
 
-export interface AdminFlags {
-  url?: string;
-  adminEnv?: string;
-}
+export type AdminFlags = Pick<TargetFlags, 'url' | 'profile' | 'adminEnv'>;
 
 export async function adminPoolOptions(
   flags: AdminFlags,
   overrides: Partial<CreatePoolOptions> = {},
+  store?: () => CredentialStore,
 ): Promise<CreatePoolOptions> {
-  if (flags.url !== undefined && flags.adminEnv !== undefined) {
-    throw new CliUsageError('--url and --admin-env both name the admin connection.', {
-      option: '--admin-env',
-      fix: 'Pass one of them.',
-    });
-  }
-  const base: CreatePoolOptions = flags.adminEnv
-    ? await (async () => {
-        const store = new CredentialStore();
-        return environmentPoolOptions(
-          await store.get(flags.adminEnv as string),
-          await store.password(flags.adminEnv as string),
-        );
-      })()
-    : { ...(flags.url !== undefined ? { url: flags.url } : {}) };
+  const base = await connectionTarget(flags, store ? { store } : {});
   return { ...base, purpose: 'admin', checkRole: false, max: 2, ...overrides };
 }
 
 export async function openAdminPool(
   flags: AdminFlags,
   overrides: Partial<CreatePoolOptions> = {},
+  store?: () => CredentialStore,
 ): Promise<WardenPool> {
-  return createPool(await adminPoolOptions(flags, overrides));
+  return createPool(await adminPoolOptions(flags, overrides, store));
 }

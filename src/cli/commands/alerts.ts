@@ -15,10 +15,12 @@ import { resolveConfig } from '../../config/resolve.js';
 import { CliUsageError } from '../../errors.js';
 import { parseDuration } from '../../monitor/duration.js';
 import { redactValue } from '../../redact/redactor.js';
+import { connectionTarget } from '../connection-flags.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 
 interface AlertsCheckFlags {
   url?: string;
+  profile?: string;
   log?: string[];
   logFormat?: string;
   logLinePrefix?: string;
@@ -179,10 +181,16 @@ export async function alertsCheckCommand(flags: AlertsCheckFlags): Promise<numbe
     checkInputs(config.log.files, config.backupDir);
     // A malformed URL is a usage error (exit 2), not a database that is down.
     if (flags.url !== undefined && !flags.offline) resolveConfig({ url: flags.url });
+    if (flags.offline && flags.profile !== undefined) {
+      throw new CliUsageError('--offline does not connect, so --profile has nothing to do.', {
+        option: '--profile',
+        fix: 'Drop --profile, or --offline to check the rules that need the database.',
+      });
+    }
 
     const report = await runAlertsCheck({
       config,
-      connection: flags.offline ? false : flags.url !== undefined ? { url: flags.url } : {},
+      connection: flags.offline ? false : await connectionTarget(flags),
     });
     let delivered: WebhookResult | undefined;
     if (webhook && report.fired > 0) {

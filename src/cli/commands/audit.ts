@@ -6,11 +6,12 @@ import { blockingFindings } from '../../audit/report-model.js';
 import { runAudit } from '../../audit/runner.js';
 import { parseSeverity } from '../../audit/severity.js';
 import { ignoreFlags, loadSuppressions, SUPPRESSIONS_FILE } from '../../audit/suppressions.js';
-import { connectionOptions } from '../connection-flags.js';
+import { connectionTarget } from '../connection-flags.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 
 export interface AuditFlags {
   url?: string;
+  profile?: string;
   env?: string;
   policy?: string;
   format?: string;
@@ -39,7 +40,7 @@ export async function auditCommand(flags: AuditFlags): Promise<number> {
 }
 
 async function run(flags: AuditFlags): Promise<number> {
-  const connection = connectionOptions(flags);
+  const connection = await connectionTarget(flags);
   const format = parseReportFormat(flags.format ?? 'text');
   const failOn = parseSeverity(flags.failOn ?? 'high', '--fail-on');
   const suppressionsPath = flags.suppressions ?? SUPPRESSIONS_FILE;

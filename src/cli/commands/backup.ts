@@ -22,7 +22,9 @@ import type {
 import type { BackupList } from '../../backup/list.js';
 import { describeCompression } from '../../backup/frames/codecs.js';
 import { formatBytes, formatProgress } from './backup-progress.js';
-import { PgwardenError } from '../../errors.js';
+import type { ConfigOptions } from '../../config/schema.js';
+import { CliUsageError, PgwardenError } from '../../errors.js';
+import { connectionTarget, type TargetOptions } from '../connection-flags.js';
 import { terminalText } from '../../text/terminal-text.js';
 import { redact } from '../../redact/redactor.js';
 import { teach } from '../teach.js';
@@ -39,6 +41,7 @@ interface KeyFlags {
 
 interface CommonFlags extends KeyFlags {
   url?: string;
+  profile?: string;
   workers?: number;
   dir?: string;
   pgBin?: string;
@@ -127,9 +130,20 @@ function emitJson(value: unknown): void {
   out(`${JSON.stringify(value)}\n`);
 }
 
-function connection(flags: CommonFlags): { connection: { url?: string } } {
-  return { connection: flags.url !== undefined ? { url: flags.url } : {} };
+/** The server to dump from or restore into: a stored profile, else --url, else the environment. */
+async function connection(
+  flags: CommonFlags,
+  options: TargetOptions = {},
+): Promise<{ connection: ConfigOptions }> {
+  // Backups take pg_dump's environment from the process; the profile's fields are explicit options.
+  const { env: _env, ...target } = await connectionTarget(flags, options);
+  return { connection: target };
 }
+
+const PROFILE_OPTION = [
+  '--profile <name>',
+  'a stored connection (pgwarden creds add NAME); default DB_PROFILE',
+] as const;
 
 function formatCreate(result: CreateBackupResult): string {
   const m = result.manifest;
@@ -266,6 +280,7 @@ function buildProgram(setCode: (code: number) => void): Command {
       .command('create')
       .description('Dump a database through compression and encryption into DIR, with a manifest')
       .option('--url <url>', 'connection URL (else DATABASE_URL, DB_*, PG* variables)')
+      .option(...PROFILE_OPTION)
       .requiredOption('--dir <dir>', 'backup directory (created 0700)'),
   )
     .addOption(
@@ -299,9 +314,10 @@ function buildProgram(setCode: (code: number) => void): Command {
       ) => {
         const { createBackup } = await import('../../backup/create.js');
         const onProgress = progressPrinter(flags);
+        const target = await connection(flags);
         const result = await interruptible((signal) =>
           createBackup({
-            ...connection(flags),
+            ...target,
             dir: flags.dir!,
             keys: keyOptions(flags),
             ...(flags.compress ? { compression: flags.compress as Compression } : {}),
@@ -345,7 +361,8 @@ function buildProgram(setCode: (code: number) => void): Command {
       )
       .option('--dir <dir>', 'backup directory (for an id or latest)')
       .requiredOption('--level <n>', 'verification level: 1, 2 or 3', integer('--level', 1, 3))
-      .option('--url <url>', 'level 3: server where a scratch database may be created (CREATEDB)'),
+      .option('--url <url>', 'level 3: server where a scratch database may be created (CREATEDB)')
+      .option('--profile <name>', 'level 3: that server as a stored connection; default DB_PROFILE'),
   )
     .option('--pg-bin <dir>', 'directory holding pg_restore')
     .option(
@@ -358,9 +375,11 @@ function buildProgram(setCode: (code: number) => void): Command {
     .action(async (target: string, flags: CommonFlags & { level: 1 | 2 | 3 }) => {
       const { verifyBackup } = await import('../../backup/verify.js');
       const onProgress = progressPrinter(flags);
+      // Only level 3 connects: levels 1 and 2 must not ask for a store passphrase.
+      const server = flags.level === 3 ? await connection(flags) : { connection: {} };
       const result = await interruptible((signal) =>
         verifyBackup({
-          ...connection(flags),
+          ...server,
           target,
           ...(flags.dir ? { dir: flags.dir } : {}),
           level: flags.level,
@@ -387,7 +406,8 @@ function buildProgram(setCode: (code: number) => void): Command {
         'backup id or "latest" (the newest complete backup; both with --dir), or path of the .pgwb file',
       )
       .option('--dir <dir>', 'backup directory (for an id or latest)')
-      .requiredOption('--url <url>', 'the target database'),
+      .option('--url <url>', 'the target database (this or --profile is required)')
+      .option('--profile <name>', 'the target database as a stored connection (never DB_PROFILE)'),
   )
     .option('--clean', 'drop the dumped objects in the target first (--clean --if-exists)')
     .option(
@@ -421,10 +441,18 @@ function buildProgram(setCode: (code: number) => void): Command {
         },
       ) => {
         const { restoreBackup } = await import('../../backup/restore.js');
+        if (flags.url === undefined && flags.profile === undefined) {
+          throw new CliUsageError('backup restore needs its target: --url or --profile.', {
+            option: '--url',
+            fix: 'Name the database to restore into with --url URL or --profile NAME.',
+          });
+        }
         const onProgress = progressPrinter(flags);
+        // A restore overwrites: its target is named on the command line, never taken from DB_PROFILE.
+        const server = await connection(flags, { profileFromEnv: false });
         const result = await interruptible((signal) =>
           restoreBackup({
-            ...connection(flags),
+            ...server,
             target,
             ...(flags.dir ? { dir: flags.dir } : {}),
             keys: keyOptions(flags),

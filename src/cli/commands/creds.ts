@@ -10,12 +10,14 @@ import { checkExpiry } from '../../creds/expiry.js';
 import { assertExportFormat, exportEnvironment, writePassfile } from '../../creds/export.js';
 import { generatePassword, parseClasses, type GenerateOptions } from '../../creds/generate.js';
 import { environmentPoolOptions } from '../../creds/connect.js';
+import { loadProfile } from '../../creds/profile.js';
 import { rotateCredentials } from '../../creds/rotate.js';
 import { CredentialStore } from '../../creds/store.js';
 import { testCredentials } from '../../creds/test-credentials.js';
 import { CliUsageError } from '../../errors.js';
 import { Secret } from '../../redact/secret.js';
 import { redactValue } from '../../redact/redactor.js';
+import { profileName } from '../connection-flags.js';
 import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { explicitFields, resolvedFields, type FieldFlags } from './creds-fields.js';
@@ -163,7 +165,8 @@ async function runCreds(args: string[], io: CommandIo): Promise<number> {
       '--url <url>',
       'admin connection (CREATEROLE) that runs ALTER ROLE; default: the stored credentials',
     )
-    .option('--admin-env <env>', 'a stored environment to use as the admin connection')
+    .option('--profile <name>', 'a stored profile to use as the admin connection (CREATEROLE)')
+    .addOption(new Option('--admin-env <name>', 'deprecated: --profile').hideHelp())
     .option('--no-valid-until', 'do not set VALID UNTIL (a role without CREATEROLE rotating itself)')
     .option('--length <n>', 'length of the new password', '32')
     .option('-y, --yes', 'do not ask for confirmation on a production environment')
@@ -211,6 +214,7 @@ interface RotateFlags {
   strategy?: 'single' | 'alternating';
   group?: string;
   url?: string;
+  profile?: string;
   adminEnv?: string;
   validUntil: boolean;
   length: string;
@@ -437,18 +441,14 @@ async function check(flags: { days: string; json?: boolean }, io: CommandIo): Pr
 async function rotate(name: string, flags: RotateFlags, io: CommandIo): Promise<number> {
   const store = openStore(io);
   const environment = await store.get(name);
-  if (flags.url !== undefined && flags.adminEnv !== undefined) {
-    throw new CliUsageError('--url and --admin-env both name the admin connection.', {
-      option: '--admin-env',
-      fix: 'Pass one of them.',
-    });
-  }
+  // The admin connection: --profile (or --url); default the rotated profile itself, never DB_PROFILE.
+  const adminProfile = profileName(flags, { profileFromEnv: false, warn: io.err });
   await confirmProduction(environment, flags.yes, 'rotate it', io);
   let admin;
-  if (flags.url !== undefined) admin = { url: flags.url };
-  else if (flags.adminEnv !== undefined) {
-    admin = environmentPoolOptions(await store.get(flags.adminEnv), await store.password(flags.adminEnv));
-  }
+  if (adminProfile !== undefined) {
+    const { profile, password } = await loadProfile(adminProfile, store);
+    admin = environmentPoolOptions(profile, password);
+  } else if (flags.url !== undefined) admin = { url: flags.url };
   const report = await rotateCredentials(store, name, {
     ...(flags.strategy ? { strategy: flags.strategy } : {}),
     ...(flags.group ? { groupRole: flags.group } : {}),

@@ -1,22 +1,20 @@
 import { runDoctor, type DoctorReport } from '../../doctor/doctor.js';
 import { redactValue } from '../../redact/redactor.js';
 import { CERTIFICATE_EXPIRY_SEVERITY, describeCertificateExpiry } from '../../tls/certificate-expiry.js';
-import { connectionOptions } from '../connection-flags.js';
+import { connectionTarget } from '../connection-flags.js';
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 import { terminalSafe } from '../../text/terminal-text.js';
 
 interface DoctorFlags {
   url?: string;
+  profile?: string;
   env?: string;
   policy?: string;
   json?: boolean;
 }
 
 export async function doctorCommand(flags: DoctorFlags): Promise<number> {
-  const connection = connectionOptions(flags);
-  const report = await runDoctor({
-    ...connection,
-  });
+  const report = await runDoctor(await connectionTarget(flags));
   process.stdout.write(
     flags.json ? `${JSON.stringify(redactValue(report), null, 2)}\n` : formatDoctor(report),
   );

@@ -1,7 +1,7 @@
 /**
  * `pgwarden incident revoke|sessions`: a thin shell over src/incident/.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { CredentialStore } from '../../creds/store.js';
 import { IncidentError } from '../../incident/incident-error.js';
 import { parseDurationSeconds } from '../../incident/duration.js';
@@ -41,7 +41,8 @@ export async function incidentCommand(args: string[], io: CommandIo = processIo(
   const connection = (command: Command): Command =>
     command
       .option('--url <url>', 'admin connection URL (else DATABASE_URL, DB_*, PG* variables)')
-      .option('--admin-env <env>', 'a stored creds environment to connect as')
+      .option('--profile <name>', 'a stored connection to connect as (creds add NAME); default DB_PROFILE')
+      .addOption(new Option('--admin-env <name>', 'deprecated: --profile').hideHelp())
       .option('--json', 'print JSON');
   connection(program.command('revoke <role>'))
     .description(

@@ -6,10 +6,12 @@ import { formatDuration, parseDuration } from '../../monitor/duration.js';
 import { formatSnapshot } from '../../monitor/format-snapshot.js';
 import { RESTORE_TERMINAL, runLiveView } from '../../monitor/live-view.js';
 import { DEFAULT_LONG_QUERY_MS, takeSnapshot, type SnapshotOptions } from '../../monitor/snapshot.js';
+import { connectionTarget } from '../connection-flags.js';
 import { EXIT_OK } from '../exit-codes.js';
 
 interface MonitorFlags {
   url?: string;
+  profile?: string;
   interval?: string;
   once?: boolean;
   json?: boolean;
@@ -43,7 +45,7 @@ export async function monitorCommand(flags: MonitorFlags): Promise<number> {
     longQueryMs: durationFlag(flags.longQuery, DEFAULT_LONG_QUERY_MS, '--long-query'),
   };
   const pool = await createPool({
-    ...(flags.url !== undefined ? { url: flags.url } : {}),
+    ...(await connectionTarget(flags)),
     // A monitoring tool reports on an insecure setup instead of refusing to look at it.
     purpose: 'admin',
     checkRole: false,

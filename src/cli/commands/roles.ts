@@ -39,7 +39,8 @@ export async function rolesCommand(args: string[], io: CommandIo = processIo()):
     command
       .requiredOption('-f, --file <path>', 'the roles file (YAML)')
       .option('--url <url>', 'admin connection URL (else DATABASE_URL, DB_*, PG* variables)')
-      .option('--admin-env <env>', 'a stored creds environment to connect as')
+      .option('--profile <name>', 'a stored connection to connect as (creds add NAME); default DB_PROFILE')
+      .addOption(new Option('--admin-env <name>', 'deprecated: --profile').hideHelp())
       .option('--json', 'print JSON');
   common(program.command('plan'))
     .description('Print the SQL that would make the database match the file')
@@ -95,7 +96,9 @@ async function loadFile(path: string): Promise<RolesFile> {
 
 async function run(flags: RolesFlags, mode: 'plan' | 'apply', io: CommandIo): Promise<number> {
   const file = await loadFile(flags.file);
-  const pool = await openAdminPool(flags, file.database ? { database: file.database } : {});
+  const pool = await openAdminPool(flags, file.database ? { database: file.database } : {}, () =>
+    openStore(io),
+  );
   try {
     if (mode === 'plan') {
       const store = openStore(io);
