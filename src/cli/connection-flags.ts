@@ -114,7 +114,9 @@ export async function connectionTarget(
     import('../creds/profile.js'),
     import('../creds/store.js'),
   ]);
-  const profile = await profileConnection(name, options.store?.() ?? new CredentialStore());
+  // Through the deprecated --admin-env an unknown name keeps its old code, PGW_CREDS_UNKNOWN_ENV.
+  const legacy = flags.profile === undefined && flags.adminEnv !== undefined;
+  const profile = await profileConnection(name, options.store?.() ?? new CredentialStore(), { legacy });
   if (
     connection.environment !== undefined &&
     profile.environment === 'production' &&

@@ -52,8 +52,10 @@ export function profileConfigOptions(
 export async function loadProfile(
   name: string,
   store: CredentialStore = new CredentialStore(),
+  options: { legacy?: boolean } = {},
 ): Promise<{ profile: CredentialEnvironment; password: Secret }> {
-  if (!(await store.has(name))) {
+  // legacy (the deprecated --admin-env): the store's own PGW_CREDS_UNKNOWN_ENV, as before.
+  if (!options.legacy && !(await store.has(name))) {
     const known = (await store.list()).map((p) => p.name);
     const guess = closestName(name, known);
     const shown = name.slice(0, 80);
@@ -76,7 +78,8 @@ export async function loadProfile(
 export async function profileConnection(
   name: string,
   store?: CredentialStore,
+  options: { legacy?: boolean } = {},
 ): Promise<ProfileConnectionOptions> {
-  const { profile, password } = await loadProfile(name, store);
+  const { profile, password } = await loadProfile(name, store, options);
   return profileConfigOptions(profile, password);
 }

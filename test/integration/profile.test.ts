@@ -222,6 +222,10 @@ describe('bad input', () => {
       /PGW_CONFIG_DEPRECATED: --admin-env is deprecated; use --profile admin/g,
     );
     assert.equal(warnings?.length, 1, plan.stderr);
+    // The alias keeps its stable code for an unknown name.
+    const unknown = run(['roles', 'plan', '--file', join(dir, 'roles.yaml'), '--admin-env', 'nosuch']);
+    assert.notEqual(unknown.status, 0);
+    assert.match(unknown.stderr, /PGW_CREDS_UNKNOWN_ENV/, unknown.stderr);
     const conflict = run(['incident', 'sessions', '--admin-env', 'admin', '--profile', 'app']);
     assert.equal(conflict.status, 2);
     assert.match(
