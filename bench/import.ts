@@ -4,14 +4,14 @@
 // Also each subpath an application might load, and the CLI's start.
 //
 //   npm run build && node --import tsx bench/import.ts      # BENCH_RUNS=21 by default
-//   BENCH_NODES=/path/to/node22:/path/to/node20 node --import tsx bench/import.ts
+//   BENCH_NODES=/path/to/node22,/path/to/node20 node --import tsx bench/import.ts   (comma-separated, as in bench/backup.ts)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const repo = resolve(import.meta.dirname, '..');
 const runs = Number(process.env.BENCH_RUNS ?? 21);
-const nodes = (process.env.BENCH_NODES ?? process.execPath).split(':').filter(Boolean);
+const nodes = (process.env.BENCH_NODES ?? process.execPath).split(',').filter(Boolean);
 const TARGETS = ['pgwarden', 'pgwarden/metrics', 'pgwarden/secrets/aws', 'pgwarden/audit', 'pgwarden/backup'];
 
 if (!existsSync(join(repo, 'dist', 'index.js'))) {

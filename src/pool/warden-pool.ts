@@ -446,8 +446,14 @@ export class WardenPool extends pg.Pool {
     return { status: ready.status === 'ok' && database.status === 'ok' ? 'ok' : 'fail', ready, database };
   }
 
-  async #acquire(retry: boolean): Promise<pg.PoolClient> {
+  #acquire(retry: boolean): Promise<pg.PoolClient> {
     const started = this.#diagnostics.start('acquire');
+    // Nobody listens: no timing wrapper, one promise hop less per query.
+    if (started === undefined) return this.#acquireClient(retry);
+    return this.#acquireTimed(retry, started);
+  }
+
+  async #acquireTimed(retry: boolean, started: number): Promise<pg.PoolClient> {
     try {
       const client = await this.#acquireClient(retry);
       this.#diagnostics.timed('acquire', started, 'success');
