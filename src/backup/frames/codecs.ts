@@ -102,9 +102,11 @@ export function describeCompression(compression: Compression): string {
 
 /**
  * Jobs after which a frame worker is replaced (worker-pool.ts): zstd only.
- * Every 32 frames (32 MiB of dump) bounds what dead zstd contexts a worker
- * holds at a few MiB, for one worker start (about 20 ms) per 32 frames.
+ * Workers collect their garbage after every frame (worker-source.ts), which
+ * frees zstd's dead native contexts; retiring every 256 frames is the
+ * backstop should a runtime refuse that collector (it once ran every 32, at
+ * 20-35 MiB more peak RSS per worker than collecting: bench/README.md).
  */
 export function retireAfter(codec: FramedCompression): number | undefined {
-  return codec === 'zstd-frames' ? 32 : undefined;
+  return codec === 'zstd-frames' ? 256 : undefined;
 }

@@ -14,13 +14,31 @@
  * nothing it could leave behind: the input goes back to the caller, which
  * reuses it for a later frame; zlib writes its output into one buffer larger
  * than any result (chunkSize), whose memory is handed over whole; each
- * engine is closed at once. (zstd's native context is freed only when its
- * handle is collected, close() or not: worker-pool.ts replaces zstd workers
- * every few dozen frames for that.)
+ * engine is closed at once. zstd's native context is freed only when its
+ * handle is collected, close() or not, so the worker runs a scavenge after
+ * every frame (and a full collection every 32): on a heap this small that
+ * costs microseconds, and it took peak RSS with 2 workers from about 160 to
+ * about 115 MiB (bench/README.md#backup).
  */
 export const FRAME_WORKER_SOURCE = `'use strict';
 const { parentPort, workerData, threadId } = require('node:worker_threads');
 const zlib = require('node:zlib');
+// A collector to call after each frame (see Memory above): --expose-gc for
+// the one context created here only, the flag reset at once so no other
+// context or worker gets a gc global. Without it, the pool retires workers.
+let collect = () => {};
+try {
+  const v8 = require('node:v8');
+  v8.setFlagsFromString('--expose-gc');
+  try {
+    const gc = require('node:vm').runInNewContext('gc');
+    // A scavenge after every frame, a full collection every 32 (a handle promoted to the old space).
+    let frames = 0;
+    if (typeof gc === 'function') collect = () => gc(++frames % 32 === 0 ? undefined : { type: 'minor' });
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+} catch {}
 const p = workerData;
 const compress = {
   brotli: (b, o) => zlib.brotliCompressSync(b, Object.assign(o, { params: Object.assign({}, p.brotli, { [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length }) })),
@@ -42,6 +60,7 @@ parentPort.on('message', (job) => {
       result = decompress(input, { info: true, chunkSize: Math.max(64, job.expected + 1), maxOutputLength: Math.max(1, job.expected) });
     }
     result.engine.close();
+    collect();
     const output = result.buffer;
     const transfer = [job.input.buffer];
     // One output chunk, from its own allocation: hand its memory over whole. Anything else is copied.
