@@ -335,8 +335,15 @@ describe('PGREQUIRESSL (libpq, deprecated)', () => {
     );
   });
 
+  test('a value starting with 1 counts, as libpq reads only its first character', () => {
+    for (const value of ['1', '10', '1yes']) {
+      const { config } = resolveConfig({ env: { PGREQUIRESSL: value }, environment: 'development' });
+      assert.equal(config.tls.mode, 'require', `PGREQUIRESSL=${JSON.stringify(value)}`);
+    }
+  });
+
   test('any other value is ignored, as libpq ignores it', () => {
-    for (const value of ['0', '', 'yes', 'true']) {
+    for (const value of ['0', '', 'yes', 'true', ' 1', '01']) {
       const { config, warnings } = resolveConfig({
         env: { PGREQUIRESSL: value },
         environment: 'development',

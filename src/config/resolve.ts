@@ -174,9 +174,10 @@ function resolveTls(
 ): ResolvedTls {
   const originOf = (key: OptionKey): string => origins[key] ?? `options.${key}`;
   let mode: SslMode;
-  // libpq's deprecated PGREQUIRESSL=1: sslmode require when nothing sets
-  // sslmode, and never below the environment's own default.
-  const requireSsl = !parsed.sslMode && env.PGREQUIRESSL?.trim() === '1';
+  // libpq's deprecated PGREQUIRESSL: a value starting with "1" (libpq tests
+  // the first character only) is sslmode require when nothing sets sslmode,
+  // and never below the environment's own default.
+  const requireSsl = !parsed.sslMode && env.PGREQUIRESSL?.[0] === '1';
   if (requireSsl) {
     warnings.push({
       code: 'PGW_CONFIG_DEPRECATED',
