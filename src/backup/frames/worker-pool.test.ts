@@ -45,3 +45,11 @@ test('an idle pool that nobody closed does not keep the process alive', () => {
   assert.equal(status, 0, stderr);
   assert.equal(stdout.trim(), `settled ${1 << 20}`);
 });
+
+test('default workers: one core left for pg_dump and the server, 1 to 4', async () => {
+  const { defaultWorkerCount } = await import('./worker-pool.js');
+  assert.deepEqual(
+    [1, 2, 3, 4, 8, 64].map((cores) => defaultWorkerCount(cores)),
+    [1, 1, 2, 3, 4, 4],
+  );
+});

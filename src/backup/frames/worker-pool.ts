@@ -17,14 +17,17 @@ import { FRAME_WORKER_SOURCE } from './worker-source.js';
 import type { CodecParams } from './codecs.js';
 
 /**
- * Default workers: the cores, at most 4. pg_dump is one process producing
- * a few hundred MiB/s, and one worker compresses about 300 MiB/s with either
- * codec, so beyond 4 workers wait for input (bench/README.md#backup).
+ * Default workers: one core less than the machine has (pg_dump or
+ * pg_restore and the server's backend take one between them), at least 1
+ * and at most 4. pg_dump is one process producing a few hundred MiB/s and
+ * one worker compresses about 300 MiB/s with either codec, so beyond 4
+ * workers wait for input; on 2 cores a second worker only competes with
+ * pg_dump for the same cores and costs 10-25 MiB (bench/README.md#backup).
  */
 export const MAX_DEFAULT_WORKERS = 4;
 
-export function defaultWorkerCount(): number {
-  return Math.max(1, Math.min(MAX_DEFAULT_WORKERS, availableParallelism()));
+export function defaultWorkerCount(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.min(MAX_DEFAULT_WORKERS, cores - 1));
 }
 
 export interface FrameResult {
