@@ -7,33 +7,23 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { Registry } from 'prom-client';
 import { CHANNELS, createPool, type RotationEvent, type WardenPool } from '../../src/index.js';
 import { instrumentPool } from '../../src/metrics/index.js';
-import { assertNoCanary, canary, createPki, startCluster, type Cluster, type Pki } from '../support/index.js';
+import { assertNoCanary, canary, type Cluster } from '../support/index.js';
+import { startIntegrationCluster, type IntegrationFixture } from './integrations-fixture.js';
 
+let fixture: IntegrationFixture;
 let cluster: Cluster;
-let pki: Pki;
-const password = canary();
+let password: string;
 
 before(async () => {
-  pki = await createPki();
-  cluster = await startCluster({ tls: { pki }, hba: ['hostssl all all 127.0.0.1/32 scram-sha-256'] });
-  await cluster.createRole('app', { password });
+  fixture = await startIntegrationCluster();
+  ({ cluster, password } = fixture);
 });
 
 after(async () => {
-  await cluster?.stop();
+  await fixture?.stop();
 });
 
-const poolOptions = (extra = {}) => ({
-  env: {},
-  environment: 'production' as const,
-  host: 'localhost',
-  port: cluster.port,
-  database: 'postgres',
-  user: 'app',
-  password,
-  sslRootCert: pki.ca.certPem,
-  ...extra,
-});
+const poolOptions = (extra = {}) => fixture.options('diagnostics-metrics', extra);
 
 /** Subscribes to every pgwarden channel; returns what arrived and an unsubscribe. */
 function record(): { messages: { channel: string; message: Record<string, unknown> }[]; stop(): void } {
