@@ -61,6 +61,21 @@ import { progressTicker, type ProgressListener } from './progress.js';
 import { countRows, estimateDumpBytes } from './row-counts.js';
 import { DumpRowCounts } from './dump-row-counts.js';
 
+/** pg_dump's wait for its table locks, by default: a minute, then a coded failure. */
+export const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 60_000;
+
+/** SQLSTATE lock_not_available: lock_timeout ran out. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** The option and fix of a failure that was a table lock held too long, else nothing. */
+function lockTimeoutHint(error: unknown, timeoutMs: number): { option?: string; fix?: string } {
+  if ((error as { code?: string })?.code !== LOCK_NOT_AVAILABLE) return {};
+  return {
+    option: '--lock-wait-timeout',
+    fix: `A table stayed locked for ${timeoutMs} ms (a migration, VACUUM FULL or another ACCESS EXCLUSIVE lock: see pg_locks). Retry when it is released, or raise --lock-wait-timeout (0 waits forever). The partial file was removed and no manifest written.`,
+  };
+}
+
 export interface CreateBackupOptions extends ConnectionInput {
   /** Backup directory; created with mode 0700 when missing, refused when group or others can enter it. */
   dir: string;
@@ -74,8 +89,9 @@ export interface CreateBackupOptions extends ConnectionInput {
    */
   compression?: Compression;
   /**
-   * Worker threads compressing frames. Default: the cores, at most 4 (one
-   * worker keeps up with about 300 MiB/s of pg_dump output). 1 to 64.
+   * Worker threads compressing frames. Default: one less than the cores, 1 to
+   * 4 (pg_dump and its backend take a core; one worker keeps up with about
+   * 300 MiB/s of pg_dump output). 1 to 64.
    */
   workers?: number;
   /** Uncompressed bytes per compressed frame. Default 1 MiB; 64 KiB to 16 MiB. */
@@ -90,6 +106,15 @@ export interface CreateBackupOptions extends ConnectionInput {
   keepDays?: number;
   /** Count rows of every table in the dump's snapshot, for verification level 3. Default true. */
   rowCounts?: boolean;
+  /**
+   * How long pg_dump may wait for its table locks (pg_dump
+   * `--lock-wait-timeout`) before the backup fails with
+   * PGW_BACKUP_DUMP_FAILED. Default 60 000 ms; 0 waits forever, as plain
+   * pg_dump does. A table held in ACCESS EXCLUSIVE mode (a migration, a
+   * VACUUM FULL) would otherwise stall a nightly backup with no end, and
+   * every session queued behind pg_dump's lock request with it.
+   */
+  lockWaitTimeoutMs?: number;
   /** Aborting stops pg_dump, removes the temporary file and rejects with PGW_BACKUP_INTERRUPTED. */
   signal?: AbortSignal;
   onProgress?: ProgressListener;
@@ -137,6 +162,12 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
   const chunkSize = checkChunkSize(options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const retentionClass = checkRetentionClass(options.retentionClass ?? 'daily');
   const keepDays = checkInteger(options.keepDays ?? 30, '--keep-days', 0, 36_500);
+  const lockWaitTimeoutMs = checkInteger(
+    options.lockWaitTimeoutMs ?? DEFAULT_LOCK_WAIT_TIMEOUT_MS,
+    '--lock-wait-timeout',
+    0,
+    86_400_000,
+  );
   const { signal } = options;
   // The key first: without one nothing else happens, not even a connection.
   const keySource = isKeySource(options.keys) ? options.keys : keySourceForCreate({ ...options.keys, env });
@@ -227,6 +258,9 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       // The pool's session timeouts are for application queries, not for counting a large table.
       await client.query('SET LOCAL statement_timeout = 0');
       await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+      // But not waiting for locks: the size estimate and the row counts wait behind an
+      // exclusive lock as pg_dump would, and as long as pg_dump may (--lock-wait-timeout).
+      await client.query(`SET LOCAL lock_timeout = ${lockWaitTimeoutMs}`);
       const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
       let estimatedTotalBytes: number | undefined = undefined;
 
@@ -244,6 +278,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           '--format=custom',
           compression === 'zstd' ? '--compress=zstd:1' : '--compress=0',
           `--snapshot=${snapshot}`,
+          ...(lockWaitTimeoutMs > 0 ? [`--lock-wait-timeout=${lockWaitTimeoutMs}`] : []),
           '--no-password',
         ],
         { inherit: env, set: session.env },
@@ -278,7 +313,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           throw new BackupError(
             'PGW_BACKUP_DUMP_FAILED',
             `Reading the size of the tables to dump failed: ${(error as Error).message}`,
-            { cause: error },
+            { ...lockTimeoutHint(error, lockWaitTimeoutMs), cause: error },
           );
         }),
         signal,
@@ -300,6 +335,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
               `Counting the rows of the tables to dump failed: ${(error as Error).message}`,
               {
                 fix: 'The role needs SELECT on every table pg_dump dumps (or pass rowCounts: false).',
+                ...lockTimeoutHint(error, lockWaitTimeoutMs),
                 cause: error,
               },
             );
@@ -319,10 +355,13 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       if (signal?.aborted) throw interrupted('backup');
       if (pipeError !== undefined) throw ioError(pipeError, `writing ${paths.temp}`);
       if (exit.code !== 0) {
+        const stderr = tool.stderr();
         throw new BackupError(
           'PGW_BACKUP_DUMP_FAILED',
-          `pg_dump exited with ${exit.signal ?? `code ${exit.code}`}: ${lastLines(tool.stderr()) || exit.error?.message || 'no error output'}.`,
-          { fix: 'Read the pg_dump error above; the partial file was removed and no manifest written.' },
+          `pg_dump exited with ${exit.signal ?? `code ${exit.code}`}: ${lastLines(stderr) || exit.error?.message || 'no error output'}.`,
+          /could not obtain lock on relation/.test(stderr)
+            ? lockTimeoutHint({ code: LOCK_NOT_AVAILABLE }, lockWaitTimeoutMs)
+            : { fix: 'Read the pg_dump error above; the partial file was removed and no manifest written.' },
         );
       }
       if (streamCounts) tables = streamCounts.result();

@@ -15,7 +15,7 @@ import { FrameWriter } from './frames/frame-writer.js';
 import { defaultWorkerCount } from './frames/worker-pool.js';
 
 export interface PayloadOptions {
-  /** Worker threads compressing or decompressing frames. Default: the cores, at most 4. */
+  /** Worker threads compressing or decompressing frames. Default: one less than the cores, 1 to 4. */
   workers?: number | undefined;
   /** Uncompressed bytes per frame (writing). Default 1 MiB. */
   frameSize?: number | undefined;

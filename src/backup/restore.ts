@@ -61,7 +61,7 @@ export interface RestoreBackupOptions extends ConnectionInput {
   tempDir?: string;
   /** Refuse a backup without its manifest. Default false (the chunks are authenticated on their own). */
   requireManifest?: boolean;
-  /** Worker threads decompressing frames (format version 2). Default: the cores, at most 4. */
+  /** Worker threads decompressing frames (format version 2). Default: one less than the cores, 1 to 4. */
   workers?: number;
   signal?: AbortSignal;
   onProgress?: ProgressListener;

@@ -58,7 +58,7 @@ export interface VerifyBackupOptions extends ConnectionInput {
   pgBin?: string;
   /** Write the result into the manifest. Default true. */
   record?: boolean;
-  /** Worker threads decompressing frames (format version 2). Default: the cores, at most 4. */
+  /** Worker threads decompressing frames (format version 2). Default: one less than the cores, 1 to 4. */
   workers?: number;
   signal?: AbortSignal;
   onProgress?: ProgressListener;

@@ -367,6 +367,43 @@ describe('runs that fail leave nothing behind', () => {
     }
   });
 
+  test('a table locked longer than --lock-wait-timeout: PGW_BACKUP_DUMP_FAILED naming the option, nothing left, no endless wait', async () => {
+    const dir = join(work, 'locked');
+    const locker = await createPool({
+      url: url('app', 'boss'),
+      env: {},
+      environment: 'test',
+      checkRole: false,
+    });
+    const client = await locker.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
+      // Without the timeout pg_dump would wait for this lock until the transaction ends.
+      const failed = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [...CLI, ...createArgs('app', dir, '--no-row-counts', '--lock-wait-timeout', '500')],
+          { env: cleanEnv({}), stdio: ['ignore', 'pipe', 'ignore'] },
+        );
+        let stdout = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.on('close', (status) => resolve({ status, stdout }));
+      });
+      assert.equal(failed.status, 1, failed.stdout);
+      const error = jsonLine(failed.stdout).error as Record<string, string>;
+      assert.equal(error.code, 'PGW_BACKUP_DUMP_FAILED');
+      // pg_dump's own lock wait or the size estimate's, whichever gives up first.
+      assert.match(error.message ?? '', /could not obtain lock on relation|lock timeout/);
+      assert.match(error.fix ?? '', /--lock-wait-timeout/);
+      assertEmptyDir(dir);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+      await locker.close();
+    }
+  });
+
   test('SIGINT mid-dump: exit 1, pg_dump stopped, nothing left; an overlapping run is refused; no password in pg_dump argv or environment', async () => {
     const dir = join(work, 'sigint');
     const privateTmp = mkdtempSync(join(work, 'tmp-'));
@@ -410,6 +447,8 @@ describe('runs that fail leave nothing behind', () => {
       const environ = readFileSync(`/proc/${dump}/environ`, 'utf8').split('\0');
       assertNoCanary(argv.join(' '), password);
       assertNoCanary(environ.join('\n'), password);
+      // A bounded wait for table locks by default (this run is stopped long before it).
+      assert.ok(argv.includes('--lock-wait-timeout=60000'), argv.join(' '));
       assert.ok(!environ.some((v) => v.startsWith('PGPASSWORD=')));
       const passfile = environ.find((v) => v.startsWith('PGPASSFILE='))!.slice('PGPASSFILE='.length);
       // On Linux the passfile is an unlinked 0600 file pg_dump holds open (see backup-kill.test.ts).

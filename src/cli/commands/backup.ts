@@ -291,12 +291,18 @@ function buildProgram(setCode: (code: number) => void): Command {
     )
     .option(
       '--workers <n>',
-      'worker threads compressing frames (default: the cores, at most 4)',
+      'worker threads compressing frames (default: one less than the cores, 1 to 4)',
       integer('--workers', 1, 64),
     )
     .option('--retention-class <name>', 'retention class recorded in the manifest', 'daily')
     .option('--keep-days <n>', 'days until this backup expires', integer('--keep-days', 0, 36_500), 30)
     .option('--no-row-counts', 'do not count rows per table (level 3 verification then compares nothing)')
+    .option(
+      '--lock-wait-timeout <ms>',
+      "how long pg_dump may wait for a table's lock before the backup fails; 0 waits forever",
+      integer('--lock-wait-timeout', 0, 86_400_000),
+      60_000,
+    )
     .option(
       '--pg-bin <dir>',
       'directory holding pg_dump (default PG_BIN, then the server major under /usr/lib/postgresql)',
@@ -310,6 +316,7 @@ function buildProgram(setCode: (code: number) => void): Command {
           retentionClass: string;
           keepDays: number;
           rowCounts: boolean;
+          lockWaitTimeout: number;
         },
       ) => {
         const { createBackup } = await import('../../backup/create.js');
@@ -325,6 +332,7 @@ function buildProgram(setCode: (code: number) => void): Command {
             retentionClass: flags.retentionClass,
             keepDays: flags.keepDays,
             rowCounts: flags.rowCounts,
+            lockWaitTimeoutMs: flags.lockWaitTimeout,
             ...(flags.pgBin ? { pgBin: flags.pgBin } : {}),
             signal,
             ...(onProgress ? { onProgress } : {}),
@@ -367,7 +375,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option('--pg-bin <dir>', 'directory holding pg_restore')
     .option(
       '--workers <n>',
-      'worker threads decompressing frames (default: the cores, at most 4)',
+      'worker threads decompressing frames (default: one less than the cores, 1 to 4)',
       integer('--workers', 1, 64),
     )
     .option('--no-progress', 'no progress bar')
@@ -423,7 +431,7 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option('--pg-bin <dir>', 'directory holding pg_restore')
     .option(
       '--workers <n>',
-      'worker threads decompressing frames (default: the cores, at most 4)',
+      'worker threads decompressing frames (default: one less than the cores, 1 to 4)',
       integer('--workers', 1, 64),
     )
     .option('--no-progress', 'no progress bar')
