@@ -64,12 +64,14 @@ import { DumpRowCounts } from './dump-row-counts.js';
 /** pg_dump's wait for its table locks, by default: a minute, then a coded failure. */
 export const DEFAULT_LOCK_WAIT_TIMEOUT_MS = 60_000;
 
-/** SQLSTATE lock_not_available: lock_timeout ran out. */
-const LOCK_NOT_AVAILABLE = '55P03';
+/** A query's error that says lock_timeout ran out (SQLSTATE lock_not_available). */
+function isLockTimeout(error: unknown): boolean {
+  return (error as { code?: string })?.code === '55P03';
+}
 
 /** The option and fix of a failure that was a table lock held too long, else nothing. */
-function lockTimeoutHint(error: unknown, timeoutMs: number): { option?: string; fix?: string } {
-  if ((error as { code?: string })?.code !== LOCK_NOT_AVAILABLE) return {};
+function lockTimeoutHint(locked: boolean, timeoutMs: number): { option?: string; fix?: string } {
+  if (!locked) return {};
   return {
     option: '--lock-wait-timeout',
     fix: `A table stayed locked for ${timeoutMs} ms (a migration, VACUUM FULL or another ACCESS EXCLUSIVE lock: see pg_locks). Retry when it is released, or raise --lock-wait-timeout (0 waits forever). The partial file was removed and no manifest written.`,
@@ -313,7 +315,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           throw new BackupError(
             'PGW_BACKUP_DUMP_FAILED',
             `Reading the size of the tables to dump failed: ${(error as Error).message}`,
-            { ...lockTimeoutHint(error, lockWaitTimeoutMs), cause: error },
+            { ...lockTimeoutHint(isLockTimeout(error), lockWaitTimeoutMs), cause: error },
           );
         }),
         signal,
@@ -335,7 +337,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
               `Counting the rows of the tables to dump failed: ${(error as Error).message}`,
               {
                 fix: 'The role needs SELECT on every table pg_dump dumps (or pass rowCounts: false).',
-                ...lockTimeoutHint(error, lockWaitTimeoutMs),
+                ...lockTimeoutHint(isLockTimeout(error), lockWaitTimeoutMs),
                 cause: error,
               },
             );
@@ -360,7 +362,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           'PGW_BACKUP_DUMP_FAILED',
           `pg_dump exited with ${exit.signal ?? `code ${exit.code}`}: ${lastLines(stderr) || exit.error?.message || 'no error output'}.`,
           /could not obtain lock on relation/.test(stderr)
-            ? lockTimeoutHint({ code: LOCK_NOT_AVAILABLE }, lockWaitTimeoutMs)
+            ? lockTimeoutHint(true, lockWaitTimeoutMs)
             : { fix: 'Read the pg_dump error above; the partial file was removed and no manifest written.' },
         );
       }

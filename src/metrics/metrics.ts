@@ -158,8 +158,12 @@ export function instrumentPool(pool: WardenPool, options: PoolMetricsOptions = {
     labelNames: ['pool'] as const,
     registers,
   });
-  const cache = (): Record<string, unknown> | undefined => pool.credentialsInfo().cache;
-  const fetches = cumulative(() => (cache() ? Number(cache()!.fetches ?? 0) : undefined));
+  /** A cumulative count of the credentials cache, or undefined without a cache. */
+  const cacheCount = (key: 'fetches' | 'hits') => (): number | undefined => {
+    const cache = pool.credentialsInfo().cache;
+    return cache ? Number(cache[key] ?? 0) : undefined;
+  };
+  const fetches = cumulative(cacheCount('fetches'));
   new Counter({
     name: `${prefix}secret_fetches_total`,
     help: 'Secrets backend fetches, successful or not.',
@@ -169,7 +173,7 @@ export function instrumentPool(pool: WardenPool, options: PoolMetricsOptions = {
       fetches(this, { pool: name });
     },
   });
-  const hits = cumulative(() => (cache() ? Number(cache()!.hits ?? 0) : undefined));
+  const hits = cumulative(cacheCount('hits'));
   new Counter({
     name: `${prefix}secret_cache_hits_total`,
     help: 'Credential lookups answered from the cache.',

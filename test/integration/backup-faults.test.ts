@@ -39,6 +39,7 @@ import {
   isProcessAlive,
   startCluster,
   waitForProcessExit,
+  withoutConnectionVariables,
   type Cluster,
 } from '../support/index.js';
 
@@ -63,11 +64,23 @@ async function withDb<T>(database: string, user: string, run: (pool: WardenPool)
   }
 }
 
+/** Runs `run` while another session holds table t in ACCESS EXCLUSIVE mode. */
+async function whileTableLocked<T>(run: () => Promise<T>): Promise<T> {
+  return withDb('app', 'boss', async (pool) => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
+      return await run();
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  });
+}
+
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
-  return { ...env, ...extra };
+  return { ...withoutConnectionVariables(), ...extra };
 }
 
 function runCli(
@@ -369,55 +382,24 @@ describe('runs that fail leave nothing behind', () => {
 
   test('a table locked longer than --lock-wait-timeout: PGW_BACKUP_DUMP_FAILED naming the option, nothing left, no endless wait', async () => {
     const dir = join(work, 'locked');
-    const locker = await createPool({
-      url: url('app', 'boss'),
-      env: {},
-      environment: 'test',
-      checkRole: false,
-    });
-    const client = await locker.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
-      // Without the timeout pg_dump would wait for this lock until the transaction ends.
-      const failed = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
-        const child = spawn(
-          process.execPath,
-          [...CLI, ...createArgs('app', dir, '--no-row-counts', '--lock-wait-timeout', '500')],
-          { env: cleanEnv({}), stdio: ['ignore', 'pipe', 'ignore'] },
-        );
-        let stdout = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.on('close', (status) => resolve({ status, stdout }));
-      });
-      assert.equal(failed.status, 1, failed.stdout);
-      const error = jsonLine(failed.stdout).error as Record<string, string>;
-      assert.equal(error.code, 'PGW_BACKUP_DUMP_FAILED');
-      // pg_dump's own lock wait or the size estimate's, whichever gives up first.
-      assert.match(error.message ?? '', /could not obtain lock on relation|lock timeout/);
-      assert.match(error.fix ?? '', /--lock-wait-timeout/);
-      assertEmptyDir(dir);
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-      await locker.close();
-    }
+    // Without the timeout pg_dump would wait for the lock until the transaction ends.
+    const failed = await whileTableLocked(async () =>
+      runCli(createArgs('app', dir, '--no-row-counts', '--lock-wait-timeout', '500')),
+    );
+    assert.equal(failed.status, 1, failed.stdout);
+    const error = jsonLine(failed.stdout).error as Record<string, string>;
+    assert.equal(error.code, 'PGW_BACKUP_DUMP_FAILED');
+    // pg_dump's own lock wait or the size estimate's, whichever gives up first.
+    assert.match(error.message ?? '', /could not obtain lock on relation|lock timeout/);
+    assert.match(error.fix ?? '', /--lock-wait-timeout/);
+    assertEmptyDir(dir);
   });
 
   test('SIGINT mid-dump: exit 1, pg_dump stopped, nothing left; an overlapping run is refused; no password in pg_dump argv or environment', async () => {
     const dir = join(work, 'sigint');
     const privateTmp = mkdtempSync(join(work, 'tmp-'));
     // An exclusive lock makes pg_dump wait inside the dump, with its temporary file open.
-    const locker = await createPool({
-      url: url('app', 'boss'),
-      env: {},
-      environment: 'test',
-      checkRole: false,
-    });
-    const client = await locker.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
+    await whileTableLocked(async () => {
       const child = spawn(process.execPath, [...CLI, ...createArgs('app', dir)], {
         env: cleanEnv({ TMPDIR: privateTmp }),
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -480,11 +462,7 @@ describe('runs that fail leave nothing behind', () => {
         readdirSync(privateTmp).filter((n) => n.startsWith('pgwarden')),
         [],
       );
-    } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
-      await locker.close();
-    }
+    });
   });
 
   test('disk full: PGW_BACKUP_NO_SPACE, exit 1, no manifest, temporary file removed', async (t) => {

@@ -18,6 +18,7 @@ import {
   createPki,
   recordingLogger,
   startCluster,
+  withoutConnectionVariables,
   type Cluster,
   type PkiFiles,
 } from '../support/index.js';
@@ -39,11 +40,13 @@ interface Run {
 }
 
 function run(args: string[], env: Record<string, string> = {}, input = ''): Run {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
   const result = spawnSync(process.execPath, [...CLI, ...args], {
-    env: { ...clean, PGWARDEN_HOME: home, PGWARDEN_STORE_PASSPHRASE: passphrase, ...env },
+    env: {
+      ...withoutConnectionVariables(),
+      PGWARDEN_HOME: home,
+      PGWARDEN_STORE_PASSPHRASE: passphrase,
+      ...env,
+    },
     input,
     encoding: 'utf8',
     timeout: 120_000,
