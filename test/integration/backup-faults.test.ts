@@ -19,7 +19,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createPool, type WardenPool } from '../../src/pool/pool.js';
 import {
   BackupError,
@@ -38,6 +37,7 @@ import {
   canary,
   isProcessAlive,
   startCluster,
+  until,
   waitForProcessExit,
   withoutConnectionVariables,
   type Cluster,
@@ -141,16 +141,6 @@ function childrenNamed(pid: number, name: string): number[] {
     }
   }
   return found;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(25);
-  }
 }
 
 before(async () => {

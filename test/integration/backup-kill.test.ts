@@ -21,7 +21,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { setTimeout as delay } from 'node:timers/promises';
 import { generateKeyFile } from '../../src/backup/index.js';
 import { findPgTool } from '../../src/backup/pg-tools.js';
 import { createPool } from '../../src/pool/pool.js';
@@ -32,6 +31,7 @@ import {
   encryptClientKey,
   isProcessAlive,
   startCluster,
+  until,
   waitForProcessExit,
   type Cluster,
   type Pki,
@@ -84,16 +84,6 @@ function childrenNamed(pid: number, name: string): number[] {
     }
   }
   return found;
-}
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(25);
-  }
 }
 
 /** Every regular file under `dir` (tsx keeps its cache there too), with its content. */

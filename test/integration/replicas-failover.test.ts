@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool, PgwardenError, type CreatePoolOptions } from '../../src/index.js';
-import { canary, createPki, startCluster, type Cluster, type Pki } from '../support/index.js';
+import { canary, createPki, startCluster, until, type Cluster, type Pki } from '../support/index.js';
 
 const password = canary();
 let pki: Pki;
@@ -67,7 +67,9 @@ describe('read replicas', () => {
       assert.deepEqual(await where((q) => pool.read.query(q)), { standby: false, port: primary.port });
       assert.equal(pool.read.status()[0]!.healthy, false);
       await replica.start();
-      await sleep(600);
+      // The health check brings it back once it answers again; a loaded machine
+      // may take several intervals to restart a cluster and replay to the end.
+      await until('the restarted replica to be healthy', () => pool.read.status()[0]!.healthy, 20_000);
       assert.deepEqual(await where((q) => pool.read.query(q)), { standby: true, port: replica.port });
     } finally {
       await pool.close();
@@ -87,9 +89,10 @@ describe('read replicas', () => {
     try {
       await replica.adminQuery('SELECT pg_wal_replay_pause()');
       await pool.query("INSERT INTO events (note) VALUES ('not replayed yet')");
-      await sleep(700);
-      const status = pool.read.status()[0]!;
-      assert.equal(status.healthy, false);
+      const status = await until('the paused replica to be marked unhealthy', () => {
+        const [first] = pool.read.status();
+        return first!.healthy ? undefined : first;
+      }, 20_000);
       assert.match(status.reason!, /lagging/);
       assert.equal(
         (await pool.read.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby')).rows[0]!
@@ -97,8 +100,7 @@ describe('read replicas', () => {
         false,
       );
       await replica.adminQuery('SELECT pg_wal_replay_resume()');
-      await sleep(500);
-      assert.equal(pool.read.status()[0]!.healthy, true);
+      await until('the resumed replica to be healthy again', () => pool.read.status()[0]!.healthy, 20_000);
     } finally {
       await replica.adminQuery('SELECT pg_wal_replay_resume()').catch(() => undefined);
       await pool.close();
@@ -128,7 +130,13 @@ describe('failover', () => {
           () => undefined,
           (e: unknown) => e,
         );
-        await sleep(200);
+        await until('the INSERT to be running on the primary', async () =>
+          (
+            await primary.adminQuery(
+              "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO events%in flight%'",
+            )
+          ).length > 0,
+        );
         await primary.kill('SIGKILL');
         const error = await inflight;
         assert.ok(error instanceof PgwardenError);

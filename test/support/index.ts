@@ -4,3 +4,4 @@ export * from '../../src/testing/index.js';
 export { assertErrorHasNoSecret, assertNoCanary, canary, recordingLogger } from './canary.js';
 export { isProcessAlive, waitForProcessExit } from './process.js';
 export { withoutConnectionVariables } from './cli-env.js';
+export { until } from './until.js';
