@@ -30,7 +30,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type * as Zod from 'zod';
+import { loadZod } from '../config/zod.js';
 import { parseDuration } from '../monitor/duration.js';
 import { CERTIFICATE_EXPIRY_DAYS } from '../tls/certificate-expiry.js';
 import { AlertsError } from './alerts-error.js';
@@ -38,6 +39,9 @@ import { expandConfigVariables } from './config-variables.js';
 import { LOG_FORMATS, type LogFormat } from './log/log-entry.js';
 import { DEFAULT_MAX_LOG_BYTES } from './log/read-log.js';
 import { SEVERITIES, type Severity } from './rule-result.js';
+
+// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+const z = loadZod();
 
 const duration = z.string().refine((text) => parseDuration(text) !== undefined, {
   message: 'expected a duration with a unit, e.g. 5m or 26h',
@@ -89,7 +93,7 @@ export const alertsFileSchema = z
   .strict();
 
 /** One layer of configuration: the YAML file, or the flags turned into the same shape. */
-export type AlertsConfigLayer = z.input<typeof alertsFileSchema>;
+export type AlertsConfigLayer = Zod.input<typeof alertsFileSchema>;
 
 interface RuleBase {
   readonly enabled: boolean;
@@ -142,7 +146,7 @@ export const DEFAULT_ALERTS_CONFIG: AlertsConfig = {
   },
 };
 
-function invalid(where: string, issues: readonly z.core.$ZodIssue[]): AlertsError {
+function invalid(where: string, issues: readonly Zod.core.$ZodIssue[]): AlertsError {
   const list = issues
     .slice(0, 5)
     .map((issue) => {

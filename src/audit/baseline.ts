@@ -4,9 +4,12 @@
  * only on what is new.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { loadZod } from '../config/zod.js';
 import { AuditError } from './audit-error.js';
 import type { Finding } from './finding.js';
+
+// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+const z = loadZod();
 
 const baselineSchema = z.object({
   tool: z.object({ name: z.literal('pgwarden') }).passthrough(),

@@ -6,11 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import { loadZod } from '../config/zod.js';
 import { closestName } from '../config/suggest.js';
 import { AuditError } from './audit-error.js';
 import { CHECK_IDS } from './catalog.js';
 import type { AppliedSuppression, Finding } from './finding.js';
+
+// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+const z = loadZod();
 
 /** The default file name, looked up in the working directory. */
 export const SUPPRESSIONS_FILE = '.pgwarden-audit.yaml';

@@ -55,7 +55,7 @@ import {
   raceAbort,
   type ConnectionInput,
 } from './options.js';
-import { findPgTool } from './pg-tools.js';
+import { findPgTool, toolCommand } from './pg-tools.js';
 import { payloadEncoder } from './payload.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import { countRows, estimateDumpBytes } from './row-counts.js';
@@ -274,8 +274,8 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       }
       temp = paths.temp;
       const out = createWriteStream('', { fd, highWaterMark: STREAM_BUFFER });
-      tool = spawnTool(
-        dump.path,
+      const command = toolCommand(
+        dump,
         [
           '--format=custom',
           compression === 'zstd' ? '--compress=zstd:1' : '--compress=0',
@@ -283,10 +283,15 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
           ...(lockWaitTimeoutMs > 0 ? [`--lock-wait-timeout=${lockWaitTimeoutMs}`] : []),
           '--no-password',
         ],
+        'stdout',
+      );
+      tool = spawnTool(
+        command.path,
+        command.args,
         { inherit: env, set: session.env },
         session.stdio(['ignore', 'pipe', 'pipe']),
       );
-      const count = new CountTap();
+      const count = new CountTap({ coalesce: !isFramed(compression) });
       const hash = new HashTap();
       // Rows are counted from the COPY data, except where pg_dump compresses it itself.
       const rowCounts = options.rowCounts ?? true;

@@ -15,9 +15,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { z } from 'zod';
+import type * as Zod from 'zod';
+import { loadZod } from '../config/zod.js';
 import { BackupError, corrupt, ioError } from './backup-error.js';
 import { BACKUP_ID_PATTERN, COMPRESSIONS } from './format/constants.js';
+
+// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+const z = loadZod();
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -33,12 +37,12 @@ export const verificationSchema = z
     hmac: z.string().regex(HEX64).nullable(),
   })
   .strict();
-export type VerificationRecord = z.infer<typeof verificationSchema>;
+export type VerificationRecord = Zod.infer<typeof verificationSchema>;
 
 export const tableCountSchema = z
   .object({ schema: z.string(), name: z.string(), rows: z.number().int().min(0) })
   .strict();
-export type TableCount = z.infer<typeof tableCountSchema>;
+export type TableCount = Zod.infer<typeof tableCountSchema>;
 
 export const manifestSchema = z
   .object({
@@ -77,7 +81,7 @@ export const manifestSchema = z
     hmac: z.string().regex(HEX64),
   })
   .strict();
-export type BackupManifest = z.infer<typeof manifestSchema>;
+export type BackupManifest = Zod.infer<typeof manifestSchema>;
 export type UnsignedManifest = Omit<BackupManifest, 'hmac' | 'verification'>;
 
 /** JSON with keys sorted at every level, two-space indent, trailing newline. */

@@ -2,10 +2,12 @@
 // tool, and a version below the server's is never picked.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { findPgTool } from './pg-tools.js';
+import { delimiter, join } from 'node:path';
+import { findPgTool, toolCommand } from './pg-tools.js';
+import { findStdbuf, STDIO_BUFFER } from './stdio-buffer.js';
 
 test('--pg-bin without the tool is PGW_BACKUP_TOOL_MISSING naming the flag', () => {
   const empty = mkdtempSync(join(tmpdir(), 'pgw-nobin-'));
@@ -38,4 +40,42 @@ test('a major newer than any installed is refused; an installed one is found wit
   assert.throws(() => findPgTool('pg_dump', { minMajor: 99, env: { PATH: process.env.PATH ?? '' } }), {
     code: 'PGW_BACKUP_TOOL_MISSING',
   });
+});
+
+test('stdbuf gives the archive stream a 1 MiB buffer only after it ran the tool; a broken one is not used', (t) => {
+  const path = process.env.PATH ?? '';
+  let plain;
+  try {
+    plain = findPgTool('pg_dump', { env: { PATH: path } });
+  } catch {
+    t.skip('no pg_dump installed on this machine');
+    return;
+  }
+  const stdbuf = findStdbuf({ PATH: path });
+  if (stdbuf) {
+    // The real coreutils stdbuf: used, and the command it builds runs the tool.
+    assert.equal(plain.stdbuf, stdbuf);
+    const command = toolCommand(plain, ['--version'], 'stdout');
+    assert.deepEqual(command, { path: stdbuf, args: [`-o${STDIO_BUFFER}`, plain.path, '--version'] });
+    const ran = spawnSync(command.path, command.args, { encoding: 'utf8' });
+    assert.equal(ran.status, 0, ran.stderr);
+    assert.match(ran.stdout, /\(PostgreSQL\)/);
+    assert.deepEqual(toolCommand(plain, ['--list'], 'stdin').args.slice(0, 1), [`-i${STDIO_BUFFER}`]);
+  } else {
+    assert.equal(plain.stdbuf, undefined);
+  }
+
+  // A stdbuf that fails (here: exits 125 as stdbuf does when it cannot run the command) is never used.
+  const bin = mkdtempSync(join(tmpdir(), 'pgw-stdbuf-'));
+  try {
+    writeFileSync(join(bin, 'stdbuf'), '#!/bin/sh\nexit 125\n', { mode: 0o755 });
+    const env = { PATH: `${bin}${delimiter}${path}` };
+    const tool = findPgTool('pg_dump', { env });
+    assert.equal(tool.path, plain.path);
+    assert.equal(tool.version, plain.version);
+    assert.equal(tool.stdbuf, undefined);
+    assert.deepEqual(toolCommand(tool, ['--version'], 'stdout'), { path: plain.path, args: ['--version'] });
+  } finally {
+    rmSync(bin, { recursive: true, force: true });
+  }
 });

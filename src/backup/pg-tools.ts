@@ -2,8 +2,8 @@
  * Finds pg_dump and pg_restore of a suitable major version: pg_dump must be
  * at least the server's major (it refuses older), pg_restore at least the
  * major that wrote the archive. Order: --pg-bin, PG_BIN, the Debian/Ubuntu
- * directory of the wanted major, higher majors there, `pg_config --bindir`,
- * then PATH.
+ * directory of the wanted major, higher majors there, `pg_config --bindir`
+ * (asked only when those hold none), then PATH.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import type { Env } from '../config/env-source.js';
 import { BackupError } from './backup-error.js';
 import { isExecutable } from '../fs/executable.js';
 import { execFileSyncChild } from '../process/child-process.js';
+import { findStdbuf, stdbufArgs } from './stdio-buffer.js';
 
 export type PgToolName = 'pg_dump' | 'pg_restore';
 
@@ -20,6 +21,25 @@ export interface PgTool {
   /** e.g. `15.18`. */
   readonly version: string;
   readonly major: number;
+  /**
+   * coreutils stdbuf, when it ran this tool: the archive's stream then gets
+   * a 1 MiB buffer (stdio-buffer.ts). Spawn with {@link toolCommand}.
+   */
+  readonly stdbuf?: string;
+}
+
+/**
+ * The command that runs `tool` with `args`, with a 1 MiB buffer on `stream`
+ * (the one the archive moves through) where stdbuf can give it one.
+ */
+export function toolCommand(
+  tool: PgTool,
+  args: readonly string[],
+  stream: 'stdin' | 'stdout',
+): { path: string; args: string[] } {
+  return tool.stdbuf
+    ? { path: tool.stdbuf, args: [...stdbufArgs(stream, tool.path), ...args] }
+    : { path: tool.path, args: [...args] };
 }
 
 export interface FindPgToolOptions {
@@ -33,53 +53,69 @@ export interface FindPgToolOptions {
 }
 
 const DEBIAN_BASE = '/usr/lib/postgresql';
-const versions = new Map<string, { version: string; major: number } | undefined>();
-
-/** `pg_dump --version` → `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
-export function toolVersion(path: string): { version: string; major: number } | undefined {
-  if (!versions.has(path)) {
-    let found: { version: string; major: number } | undefined;
-    try {
-      // Nothing but PATH and locale: the probe connects nowhere.
-      const out = execFileSyncChild(path, ['--version'], {
-        encoding: 'utf8',
-        timeout: 10_000,
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
-      const match = /\(PostgreSQL\)\s+((\d+)(?:\.\d+)*)/.exec(out);
-      if (match?.[1] && match[2]) found = { version: match[1], major: Number(match[2]) };
-    } catch {
-      found = undefined;
-    }
-    versions.set(path, found);
-  }
-  return versions.get(path);
+interface ToolFacts {
+  version: string;
+  major: number;
+  stdbuf?: string;
 }
 
-function candidateDirs(options: FindPgToolOptions): string[] {
-  const dirs: string[] = [];
+const probes = new Map<string, ToolFacts | undefined>();
+
+/** `pg_dump --version` → `pg_dump (PostgreSQL) 15.18 (Debian …)`. */
+function versionOf(command: string, args: string[]): { version: string; major: number } | undefined {
+  try {
+    // Nothing but PATH and locale: the probe connects nowhere.
+    const out = execFileSyncChild(command, args, {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const match = /\(PostgreSQL\)\s+((\d+)(?:\.\d+)*)/.exec(out);
+    if (match?.[1] && match[2]) return { version: match[1], major: Number(match[2]) };
+  } catch {
+    // did not run
+  }
+  return undefined;
+}
+
+/**
+ * The tool's version, probed once per path; run through stdbuf where there
+ * is one, which proves that stdbuf works with this tool (else it is not used).
+ */
+export function toolVersion(path: string, env: Env = process.env): ToolFacts | undefined {
+  const stdbuf = findStdbuf(env);
+  const key = `${stdbuf ?? ''}\0${path}`;
+  if (!probes.has(key)) {
+    const buffered = stdbuf ? versionOf(stdbuf, [...stdbufArgs('stdout', path), '--version']) : undefined;
+    probes.set(key, buffered ? { ...buffered, stdbuf: stdbuf! } : versionOf(path, ['--version']));
+  }
+  return probes.get(key);
+}
+
+/** Directories to look in, in order; `pg_config` runs only if the ones before it held nothing usable. */
+function* candidateDirs(options: FindPgToolOptions): Generator<string> {
   if (existsSync(DEBIAN_BASE)) {
     const majors = readdirSync(DEBIAN_BASE)
       .filter((entry) => /^\d+$/.test(entry))
       .map(Number)
       .sort((a, b) => b - a);
-    if (options.preferMajor !== undefined && majors.includes(options.preferMajor)) {
-      dirs.push(join(DEBIAN_BASE, String(options.preferMajor), 'bin'));
-    }
-    for (const major of majors) dirs.push(join(DEBIAN_BASE, String(major), 'bin'));
+    if (options.preferMajor !== undefined && majors.includes(options.preferMajor))
+      yield debianBin(options.preferMajor);
+    for (const major of majors) yield debianBin(major);
   }
   try {
     const out = execFileSyncChild('pg_config', ['--bindir'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
-    if (out) dirs.push(out);
+    if (out) yield out;
   } catch {
     // no pg_config
   }
-  for (const dir of ((options.env ?? process.env).PATH ?? '').split(delimiter)) if (dir) dirs.push(dir);
-  return [...new Set(dirs)];
+  yield* ((options.env ?? process.env).PATH ?? '').split(delimiter).filter(Boolean);
 }
+
+const debianBin = (major: number) => join(DEBIAN_BASE, String(major), 'bin');
 
 export function findPgTool(name: PgToolName, options: FindPgToolOptions = {}): PgTool {
   const env = options.env ?? process.env;
@@ -87,7 +123,7 @@ export function findPgTool(name: PgToolName, options: FindPgToolOptions = {}): P
   const explicit = options.pgBin ?? (env.PG_BIN || undefined);
   const option = options.pgBin !== undefined ? '--pg-bin' : 'PG_BIN';
   const check = (path: string): PgTool | string => {
-    const version = toolVersion(path);
+    const version = toolVersion(path, env);
     if (!version) return `${path} --version did not run`;
     if (version.major < minMajor) return `${path} is version ${version.version}, older than ${minMajor}`;
     return { name, path, ...version };
@@ -102,7 +138,10 @@ export function findPgTool(name: PgToolName, options: FindPgToolOptions = {}): P
     });
   }
   const rejected: string[] = [];
+  const tried = new Set<string>();
   for (const dir of candidateDirs(options)) {
+    if (tried.has(dir)) continue;
+    tried.add(dir);
     const path = join(dir, name);
     if (!isExecutable(path)) continue;
     const result = check(path);

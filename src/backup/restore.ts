@@ -27,7 +27,7 @@ import { readManifest, type BackupManifest } from './manifest.js';
 import { checkInteger, interrupted, raceAbort, type ConnectionInput } from './options.js';
 import { assertCodecAvailable } from './frames/codecs.js';
 import { payloadDecoder } from './payload.js';
-import { findPgTool } from './pg-tools.js';
+import { findPgTool, toolCommand } from './pg-tools.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import {
   checkManifestAgainstHeader,
@@ -202,9 +202,10 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
     const decrypt = [source, hash, decryptor, payloadDecoder(header, { workers })] as const;
     try {
       if (jobs === 1) {
+        const command = toolCommand(restoreTool, args, 'stdin');
         tool = spawnTool(
-          restoreTool.path,
-          args,
+          command.path,
+          command.args,
           { inherit: env, set: session.env },
           session.stdio(['pipe', 'ignore', 'pipe']),
         );

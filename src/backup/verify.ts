@@ -28,7 +28,7 @@ import type { EncodedHeader } from './format/header.js';
 import { keyResolver, type BackupKeyOptions } from './keys/select.js';
 import { readManifest, withVerification, writeManifest, type BackupManifest } from './manifest.js';
 import { interrupted, raceAbort, type ConnectionInput } from './options.js';
-import { findPgTool } from './pg-tools.js';
+import { findPgTool, toolCommand } from './pg-tools.js';
 import { assertCodecAvailable } from './frames/codecs.js';
 import { payloadDecoder } from './payload.js';
 import { progressTicker, type ProgressListener } from './progress.js';
@@ -260,9 +260,10 @@ async function decryptAll(
       return Buffer.from(dataKey);
     },
   });
+  const command = toolCommand(pgRestore, ['--list', '--format=custom'], 'stdin');
   const tool = spawnTool(
-    pgRestore.path,
-    ['--list', '--format=custom'],
+    command.path,
+    command.args,
     // --list connects nowhere: no PG* variable, and English messages for the error text.
     { inherit: env, set: { LC_ALL: 'C' } },
     ['pipe', 'pipe', 'pipe'],

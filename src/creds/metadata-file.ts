@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import { loadZod } from '../config/zod.js';
 import {
   KEYCHAIN_STORE_FILE,
   KEYCHAIN_STORE_VERSION,
@@ -29,6 +29,9 @@ import {
 import { CredsError } from './creds-error.js';
 import { storedEnvironmentSchema, type StoredEnvironment } from './environment.js';
 import { ENVIRONMENT_NAME } from '../secrets/keychain-store-format.js';
+
+// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+const z = loadZod();
 
 const fileSchema = z.object({
   version: z.literal(KEYCHAIN_STORE_VERSION),

@@ -25,9 +25,13 @@
  * ```
  */
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document } from 'yaml';
-import { z } from 'zod';
+import type * as Zod from 'zod';
+import { loadZod } from '../config/zod.js';
 import { RolesError } from './roles-error.js';
 import { objectNameProblem, roleNameProblem } from './role-name.js';
+
+// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+const z = loadZod();
 
 export const PRESETS = ['app', 'readonly', 'migrator'] as const;
 export type Preset = (typeof PRESETS)[number];
@@ -93,7 +97,7 @@ export const rolesFileSchema = z.strictObject({
   logins: z.record(roleName, loginSchema).default({}),
 });
 
-export type RolesFile = z.output<typeof rolesFileSchema>;
+export type RolesFile = Zod.output<typeof rolesFileSchema>;
 export type GroupSpec = RolesFile['groups'][string];
 export type LoginSpec = RolesFile['logins'][string];
 

@@ -32,6 +32,7 @@ import { ChunkDecryptor } from '../../src/backup/format/chunk-decryptor.js';
 import { PRELUDE_LENGTH, TAG_LENGTH } from '../../src/backup/format/constants.js';
 import { KeyFileSource } from '../../src/backup/keys/key-file.js';
 import { readHeaderFromFile } from '../../src/backup/reader.js';
+import { findStdbuf, STDIO_BUFFER } from '../../src/backup/stdio-buffer.js';
 import {
   assertNoCanary,
   canary,
@@ -433,6 +434,12 @@ describe('runs that fail leave nothing behind', () => {
       assert.ok(
         argv.some((a) => a.startsWith('--snapshot=')),
         argv.join(' '),
+      );
+      // Where coreutils' stdbuf is on PATH, pg_dump writes the archive through a 1 MiB buffer.
+      assert.equal(
+        environ.includes(`_STDBUF_O=${STDIO_BUFFER}`),
+        findStdbuf(cleanEnv({})) !== undefined,
+        environ.filter((v) => v.startsWith('_STDBUF')).join(' '),
       );
 
       // A second run on the same directory fails fast on the lock file.

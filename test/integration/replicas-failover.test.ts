@@ -89,10 +89,14 @@ describe('read replicas', () => {
     try {
       await replica.adminQuery('SELECT pg_wal_replay_pause()');
       await pool.query("INSERT INTO events (note) VALUES ('not replayed yet')");
-      const status = await until('the paused replica to be marked unhealthy', () => {
-        const [first] = pool.read.status();
-        return first!.healthy ? undefined : first;
-      }, 20_000);
+      const status = await until(
+        'the paused replica to be marked unhealthy',
+        () => {
+          const [first] = pool.read.status();
+          return first!.healthy ? undefined : first;
+        },
+        20_000,
+      );
       assert.match(status.reason!, /lagging/);
       assert.equal(
         (await pool.read.query<{ standby: boolean }>('SELECT pg_is_in_recovery() AS standby')).rows[0]!
@@ -130,12 +134,14 @@ describe('failover', () => {
           () => undefined,
           (e: unknown) => e,
         );
-        await until('the INSERT to be running on the primary', async () =>
-          (
-            await primary.adminQuery(
-              "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO events%in flight%'",
-            )
-          ).length > 0,
+        await until(
+          'the INSERT to be running on the primary',
+          async () =>
+            (
+              await primary.adminQuery(
+                "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO events%in flight%'",
+              )
+            ).length > 0,
         );
         await primary.kill('SIGKILL');
         const error = await inflight;

@@ -52,18 +52,18 @@ export class ChunkEncryptor extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
       this.#pushHeader();
-      // Records sealed from one input block go out as one buffer: one write downstream.
+      // Records sealed from one input block go out as one buffer, joined once: one write downstream.
       const sealed: Buffer[] = [];
       let offset = 0;
       while (offset < chunk.length) {
         // A full buffer is sealed only when more data arrives: only then is it known not to be the last.
-        if (this.#fill === this.#chunkSize) sealed.push(this.#seal(false));
+        if (this.#fill === this.#chunkSize) sealed.push(...this.#seal(false));
         const n = Math.min(this.#chunkSize - this.#fill, chunk.length - offset);
         chunk.copy(this.#buffer, this.#fill, offset, offset + n);
         this.#fill += n;
         offset += n;
       }
-      if (sealed.length > 0) this.push(sealed.length === 1 ? sealed[0] : Buffer.concat(sealed));
+      if (sealed.length > 0) this.push(Buffer.concat(sealed));
       callback();
     } catch (error) {
       callback(error as Error);
@@ -73,7 +73,7 @@ export class ChunkEncryptor extends Transform {
   override _flush(callback: TransformCallback): void {
     try {
       this.#pushHeader();
-      this.push(this.#seal(true));
+      this.push(Buffer.concat(this.#seal(true)));
       this.#key.fill(0);
       callback();
     } catch (error) {
@@ -97,7 +97,8 @@ export class ChunkEncryptor extends Transform {
     this.push(this.#aad);
   }
 
-  #seal(last: boolean): Buffer {
+  /** Seals the buffered chunk: its ciphertext and its tag, the record as it is written. */
+  #seal(last: boolean): [Buffer, Buffer] {
     if (this.#index >= MAX_CHUNKS) {
       throw new BackupError('PGW_BACKUP_UNSUPPORTED', 'The dump exceeds the 2^32 chunks a backup can hold.', {
         fix: 'Split the backup (pg_dump --table / --schema) into several.',
@@ -109,10 +110,9 @@ export class ChunkEncryptor extends Transform {
     cipher.setAAD(this.#aad);
     const sealed = cipher.update(this.#buffer.subarray(0, this.#fill));
     cipher.final();
-    const record = Buffer.concat([sealed, cipher.getAuthTag()], this.#fill + TAG_LENGTH);
     this.#plaintextBytes += this.#fill;
     this.#index += 1;
     this.#fill = 0;
-    return record;
+    return [sealed, cipher.getAuthTag()];
   }
 }

@@ -47,9 +47,16 @@ export class CountTap extends Transform {
   observe: ((chunk: Buffer) => void) | undefined;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
+  readonly #coalesce: boolean;
 
-  constructor() {
+  /**
+   * @param options.coalesce Join reads into blocks (default true). Off when
+   * the next stage cuts its own blocks (the frame writer copies into 1 MiB
+   * frames): joining first would copy every byte once more for nothing.
+   */
+  constructor(options: { coalesce?: boolean } = {}) {
     super({ readableHighWaterMark: STREAM_BUFFER, writableHighWaterMark: STREAM_BUFFER });
+    this.#coalesce = options.coalesce ?? true;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -61,6 +68,10 @@ export class CountTap extends Transform {
       } catch {
         // the observer keeps its own failure (ArchiveRowCounter does) and reports it later
       }
+    }
+    if (!this.#coalesce) {
+      callback(null, chunk);
+      return;
     }
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;

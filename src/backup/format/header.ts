@@ -4,7 +4,8 @@
  * are the additional authenticated data of every chunk, so any edit to the
  * header makes every chunk fail authentication.
  */
-import { z } from 'zod';
+import type * as Zod from 'zod';
+import { loadZod } from '../../config/zod.js';
 import { BackupError, corrupt } from '../backup-error.js';
 import {
   BACKUP_ID_PATTERN,
@@ -27,6 +28,9 @@ import {
   V1_COMPRESSIONS,
   type FormatVersion,
 } from './constants.js';
+
+// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+const z = loadZod();
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -97,7 +101,7 @@ export const keyWrapSchema = z.discriminatedUnion('type', [
     })
     .strict(),
 ]);
-export type KeyWrap = z.infer<typeof keyWrapSchema>;
+export type KeyWrap = Zod.infer<typeof keyWrapSchema>;
 export type KeyKind = KeyWrap['type'];
 
 const commonFields = {
@@ -139,7 +143,7 @@ const headerV2Schema = z
   );
 
 /** The header of either version (base64 fields still encoded, as stored). */
-export type BackupHeader = z.infer<typeof headerV2Schema>;
+export type BackupHeader = Zod.infer<typeof headerV2Schema>;
 
 function schemaOf(version: FormatVersion) {
   return version === 1 ? headerV1Schema : headerV2Schema;
