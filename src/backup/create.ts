@@ -40,6 +40,7 @@ import { defaultWorkerCount } from './frames/worker-pool.js';
 import { manifestKey, payloadKey } from './format/derive.js';
 import { encodeHeader } from './format/header.js';
 import { CountTap, HashTap } from './format/hash-tap.js';
+import { SyncTap } from './format/sync-tap.js';
 import { keyIdOf, type KeySource } from './keys/key-source.js';
 import { keySourceForCreate, type BackupKeyOptions } from './keys/select.js';
 import { connectedTarget } from './connected-target.js';
@@ -255,14 +256,16 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
       const target = connectedTarget(client);
       session = libpqEnvironment(pool.config, { target });
 
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      inTransaction = true;
-      // The pool's session timeouts are for application queries, not for counting a large table.
-      await client.query('SET LOCAL statement_timeout = 0');
-      await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
-      // But not waiting for locks: the size estimate and the row counts wait behind an
-      // exclusive lock as pg_dump would, and as long as pg_dump may (--lock-wait-timeout).
-      await client.query(`SET LOCAL lock_timeout = ${lockWaitTimeoutMs}`);
+      inTransaction = true; // from here a failure rolls back, even of a BEGIN that did not happen
+      // One round trip. The pool's session timeouts are for application queries, not for
+      // counting a large table; but not waiting for locks: the size estimate and the row counts
+      // wait behind an exclusive lock as pg_dump would, and as long as pg_dump may.
+      await client.query(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+         SET LOCAL statement_timeout = 0;
+         SET LOCAL idle_in_transaction_session_timeout = 0;
+         SET LOCAL lock_timeout = ${lockWaitTimeoutMs}`,
+      );
       const snapshot = (await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows[0]!.id;
       let estimatedTotalBytes: number | undefined = undefined;
 
@@ -307,7 +310,7 @@ export async function createBackup(options: CreateBackupOptions): Promise<Create
         () => ({ bytes: count.bytes, estimatedTotalBytes, writtenBytes: hash.bytes }),
         options.progressIntervalMs,
       );
-      const piped = pipeline(tool.child.stdout!, count, encoder, encryptor, hash, out, {
+      const piped = pipeline(tool.child.stdout!, count, encoder, encryptor, hash, new SyncTap(fd), out, {
         ...(signal ? { signal } : {}),
       }).then(
         () => undefined,
