@@ -10,6 +10,7 @@ import { PgwardenError } from '../errors.js';
 import { redact } from '../redact/redactor.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { exitWhenSettled } from './exit-when-settled.js';
+import { ignoreClosedOutput } from './closed-output.js';
 import { terminalText } from '../text/terminal-text.js';
 import { GROUPS, isGroup } from './groups.js';
 import { codedUsageError, defaultSubcommandTerm, teach } from './teach.js';
@@ -175,6 +176,7 @@ export async function main(argv: string[]): Promise<number> {
   // parsed by scripts: the runtime is the operator's choice, and `pgwarden
   // doctor` is the place to say what it supports, not every command's stderr.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  ignoreClosedOutput();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
