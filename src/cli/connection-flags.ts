@@ -11,6 +11,7 @@ import { normalizeEnvironment, type Environment } from '../config/environment.js
 import { POLICY_PROFILES, type ConfigOptions, type PolicyProfile } from '../config/schema.js';
 import type { CredentialStore } from '../creds/store.js';
 import { ConfigError, CliUsageError } from '../errors.js';
+import { terminalText } from '../text/terminal-text.js';
 
 export interface ConnectionFlags {
   url?: string;
@@ -74,7 +75,7 @@ export function connectionOptions(flags: ConnectionFlags): {
 export function profileName(flags: TargetFlags, options: TargetOptions = {}): string | undefined {
   if (flags.adminEnv !== undefined) {
     (options.warn ?? ((line) => void process.stderr.write(line)))(
-      `pgwarden: PGW_CONFIG_DEPRECATED: --admin-env is deprecated; use --profile ${flags.adminEnv.slice(0, 80)}.\n`,
+      `pgwarden: PGW_CONFIG_DEPRECATED: --admin-env is deprecated; use --profile ${terminalText(flags.adminEnv.slice(0, 80))}.\n`,
     );
     if (flags.profile !== undefined && flags.profile !== flags.adminEnv) {
       throw new ConfigError(

@@ -17,6 +17,7 @@
 import { Help, type Command, type Option } from 'commander';
 import type { PgwardenError } from '../errors.js';
 import { EXAMPLES, type Example } from './examples.js';
+import { terminalText } from '../text/terminal-text.js';
 
 const REQUIRED = new WeakMap<Command, readonly Option[]>();
 
@@ -61,7 +62,8 @@ export function runningCommand(): string | undefined {
  * where to look.
  */
 export function codedUsageError(error: PgwardenError, path = running ?? 'pgwarden'): string {
-  return usageLines(path, `${error.code}: ${error.message}`);
+  // The message may quote what was typed or set (a profile name, a variable's value): escaped for the terminal.
+  return usageLines(path, `${error.code}: ${terminalText(error.message)}`);
 }
 
 function everyCommand(root: Command): Command[] {

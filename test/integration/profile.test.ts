@@ -207,6 +207,11 @@ describe('bad input', () => {
     }
     const near = run(['doctor', '--profile', 'apq']);
     assert.match(near.stderr, /Did you mean "app"\? See: pgwarden creds list/);
+    // A name is quoted back escaped: it cannot drive the terminal.
+    const hostile = run(['doctor', '--profile', 'x\u001b]0;owned\u0007\u001b[2J']);
+    assert.equal(hostile.status, 2, hostile.stderr);
+    assert.match(hostile.stderr, /PGW_CONFIG_PROFILE_UNKNOWN/);
+    assert.doesNotMatch(hostile.stderr, /[\u001b\u0007]/);
   });
 
   test('--url with --profile is a usage error', () => {
