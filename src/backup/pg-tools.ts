@@ -53,6 +53,8 @@ export interface FindPgToolOptions {
 }
 
 const DEBIAN_BASE = '/usr/lib/postgresql';
+const debianBin = (major: number) => join(DEBIAN_BASE, String(major), 'bin');
+
 interface ToolFacts {
   version: string;
   major: number;
@@ -114,8 +116,6 @@ function* candidateDirs(options: FindPgToolOptions): Generator<string> {
   }
   yield* ((options.env ?? process.env).PATH ?? '').split(delimiter).filter(Boolean);
 }
-
-const debianBin = (major: number) => join(DEBIAN_BASE, String(major), 'bin');
 
 export function findPgTool(name: PgToolName, options: FindPgToolOptions = {}): PgTool {
   const env = options.env ?? process.env;
