@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import type { SecretError } from '../errors.js';
 import type { Secret } from '../redact/secret.js';
+import { httpModule, httpsModule } from '../net/http-modules.js';
 import { requireSecureEndpoint } from '../net/secure-endpoint.js';
 import { abortedError, backendError } from './backend-error.js';
 
@@ -122,7 +122,7 @@ export class VaultClient {
 
     const timeout = AbortSignal.timeout(this.#settings.timeoutMs ?? 10_000);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    const send = this.tls ? httpsRequest : httpRequest;
+    const send = this.tls ? httpsModule().request : httpModule().request;
 
     const response = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = send(url, { method, headers, agent, signal: combined }, (res: IncomingMessage) => {
@@ -211,7 +211,7 @@ export class VaultClient {
 
   #getAgent(): Promise<HttpAgent> {
     this.#agent ??= (async () => {
-      if (!this.tls) return new HttpAgent({ keepAlive: true });
+      if (!this.tls) return new (httpModule().Agent)({ keepAlive: true });
       let ca = this.#settings.caCert;
       const file = this.#settings.caCertFile;
       if (ca === undefined && file !== undefined) {
@@ -225,7 +225,11 @@ export class VaultClient {
           });
         }
       }
-      return new HttpsAgent({ keepAlive: true, ...(ca === undefined ? {} : { ca }), minVersion: 'TLSv1.2' });
+      return new (httpsModule().Agent)({
+        keepAlive: true,
+        ...(ca === undefined ? {} : { ca }),
+        minVersion: 'TLSv1.2',
+      });
     })();
     // A failed CA read must be retried on the next call, not cached forever.
     this.#agent.catch(() => {

@@ -5,9 +5,8 @@
  * VAULT_TOKEN, VAULT_NAMESPACE, VAULT_CACERT.
  */
 import { readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { Env } from '../../config/env-source.js';
+import { httpModule, httpsModule } from '../../net/http-modules.js';
 import { Secret } from '../../redact/secret.js';
 import { BackupError } from '../backup-error.js';
 import { KEY_LENGTH } from '../format/constants.js';
@@ -161,7 +160,7 @@ export class VaultTransitSource implements KeySource {
     const target = new URL(`${url.pathname.replace(/\/+$/, '')}/v1/${path}`, url);
     const body = JSON.stringify(payload);
     const timeoutMs = this.#options.timeoutMs ?? 10_000;
-    const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = target.protocol === 'https:' ? httpsModule().request : httpModule().request;
     const response = await new Promise<VaultResponse>((resolve, reject) => {
       const req = request(
         target,
