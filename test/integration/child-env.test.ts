@@ -3,7 +3,8 @@
 // it was started with, then runs the real tool. Secrets of the parent
 // (VAULT_TOKEN, AWS keys, PGWARDEN_STORE_PASSPHRASE, PGPASSWORD) must reach
 // none of them: only PATH, HOME, TMPDIR, TZ, locale and the PG* variables
-// pgwarden sets, and those only for the tools that connect.
+// pgwarden sets, and those only for the tools that connect; plus, where
+// coreutils' stdbuf runs a tool, the two variables stdbuf itself sets.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyFile } from '../../src/backup/index.js';
 import { findPgTool } from '../../src/backup/pg-tools.js';
+import { STDIO_BUFFER } from '../../src/backup/stdio-buffer.js';
 import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -29,6 +31,13 @@ const INHERITABLE = /^(PATH|HOME|TMPDIR|TZ|LANG|LANGUAGE|LC_[A-Z_]+|LD_LIBRARY_P
 /** The libpq variables pgwarden sets for a tool that connects. */
 const CONNECTING =
   /^PG(HOST|PORT|USER|DATABASE|APPNAME|SSLMODE|SSLMINPROTOCOLVERSION|CHANNELBINDING|CONNECT_TIMEOUT|PASSFILE|SSLNEGOTIATION|SSLROOTCERT|SSLCERT|SSLKEY)$/;
+
+/** What stdbuf sets for the tool it runs (stdio-buffer.ts), and the only values they may have. */
+const STDBUF: Record<string, RegExp> = {
+  LD_PRELOAD: /^\/[^:\s]*\/libstdbuf\.so$/,
+  _STDBUF_O: new RegExp(`^${STDIO_BUFFER}$`),
+  _STDBUF_I: new RegExp(`^${STDIO_BUFFER}$`),
+};
 
 let skipReason: string | undefined;
 let cluster: Cluster;
@@ -98,7 +107,11 @@ function assertAllowListed(r: Recorded, connects: boolean): void {
   const context = `${r.tool} ${r.args.join(' ')}`;
   const environ = [...r.env].map(([key, value]) => `${key}=${value}`).join('\n');
   for (const secret of [password, ...Object.values(secrets)]) assertNoCanary(environ, secret);
-  for (const key of r.env.keys()) {
+  for (const [key, value] of r.env) {
+    if (Object.hasOwn(STDBUF, key)) {
+      assert.match(value, STDBUF[key]!, `${context} received ${key}=${value}`);
+      continue;
+    }
     const allowed = INHERITABLE.test(key) || (connects && CONNECTING.test(key));
     assert.ok(allowed, `${context} received ${key}`);
   }
