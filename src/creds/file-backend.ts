@@ -27,6 +27,7 @@ import {
   type EncryptedStoreFile,
   type StoreKdf,
 } from '../secrets/encrypted-store-format.js';
+import { PgwardenError } from '../errors.js';
 import { CredsError } from './creds-error.js';
 import { ensurePrivateDir, writeFileAtomic } from './metadata-file.js';
 import type { PasswordBackend } from './password-backend.js';
@@ -84,10 +85,11 @@ export function createEncryptedFileBackend(options: EncryptedFileBackendOptions)
       .then(() => options.passphrase({ creating, path }))
       .catch((error: unknown) => {
         passphraseOnce = undefined;
-        if (error instanceof CredsError) throw error;
+        // A coded error (a passphrase file group or others can read) already names its fix.
+        if (error instanceof PgwardenError) throw error;
         throw new CredsError('PGW_CREDS_STORE_LOCKED', `The passphrase of ${path} could not be read.`, {
-          option: 'PGWARDEN_STORE_PASSPHRASE',
-          fix: 'Run on a terminal to be prompted, or set PGWARDEN_STORE_PASSPHRASE.',
+          option: 'PGWARDEN_STORE_PASSPHRASE_FILE',
+          fix: 'Run on a terminal to be prompted, or set PGWARDEN_STORE_PASSPHRASE_FILE to a 0600 file holding it (or PGWARDEN_STORE_PASSPHRASE).',
           cause: error,
         });
       });

@@ -1,11 +1,12 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { assertNoCanary, canary } from '../../test/support/canary.js';
 import { Secret } from '../redact/secret.js';
+import { storePassphraseFromEnv } from '../secrets/encrypted-store-reader.js';
 import { createKeychainProvider } from '../secrets/keychain.js';
 import type { PasswordBackend } from './password-backend.js';
 import { CredentialStore } from './store.js';
@@ -222,4 +223,49 @@ test('__proto__, constructor and other Object.prototype names are unknown enviro
   // "constructor" is a valid name: it can be added and is then found.
   await store.add('constructor', { host: 'db2' }, { password: new Secret(canary()) });
   assert.equal((await store.get('constructor')).host, 'db2');
+});
+
+test('the encrypted file opens with PGWARDEN_STORE_PASSPHRASE_FILE (preferred, 0600 only) as the application reads it', async () => {
+  const home = join(dir, 'passphrase-file');
+  const phrase = canary();
+  const pw = canary();
+  const file = join(dir, 'store-passphrase');
+  writeFileSync(file, `${phrase}\n`, { mode: 0o600 });
+  const fields = {
+    host: 'db.example.com',
+    port: 5432,
+    database: 'app',
+    user: 'app',
+    sslMode: 'verify-full' as const,
+  };
+  // The file wins over the variable, as in the application's reader.
+  const store = new CredentialStore({
+    home,
+    env: { PGWARDEN_STORE_PASSPHRASE_FILE: file, PGWARDEN_STORE_PASSPHRASE: canary() },
+  });
+  await store.add('prod', fields, { password: new Secret(pw), store: 'file' });
+  // The same passphrase, given as the variable, opens what was written with the file.
+  const byValue = new CredentialStore({ home, env: { PGWARDEN_STORE_PASSPHRASE: phrase } });
+  assert.equal((await byValue.password('prod')).reveal(), pw);
+  // And the application's keychain provider reads it through the file too.
+  const provider = createKeychainProvider({
+    environment: 'prod',
+    home,
+    storePassphrase: storePassphraseFromEnv({ PGWARDEN_STORE_PASSPHRASE_FILE: file }),
+    logger: { log: () => undefined },
+  });
+  assert.equal((await provider.fetch()).password?.reveal(), pw);
+
+  chmodSync(file, 0o640);
+  const loose = new CredentialStore({ home, env: { PGWARDEN_STORE_PASSPHRASE_FILE: file } });
+  await assert.rejects(loose.password('prod'), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'PGW_SECRET_FILE_PERMISSIONS');
+    assertNoCanary(`${error.message} ${error.stack}`, phrase);
+    return true;
+  });
+  const none = new CredentialStore({ home, env: {} });
+  await assert.rejects(none.password('prod'), {
+    code: 'PGW_CREDS_STORE_LOCKED',
+    option: 'PGWARDEN_STORE_PASSPHRASE_FILE',
+  });
 });

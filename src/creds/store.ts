@@ -8,7 +8,8 @@
 import { join } from 'node:path';
 import type { Env } from '../config/env-source.js';
 import { closestName } from '../config/suggest.js';
-import { Secret } from '../redact/secret.js';
+import type { Secret } from '../redact/secret.js';
+import { readStorePassphrase, storePassphraseFromEnv } from '../secrets/encrypted-store-reader.js';
 import { ENCRYPTED_STORE_FILE, pgwardenHome } from '../secrets/keychain-store-format.js';
 import { CredsError } from './creds-error.js';
 import {
@@ -33,13 +34,13 @@ export { ENCRYPTED_STORE_FILE } from '../secrets/keychain-store-format.js';
 export interface CredentialStoreOptions {
   /** The directory of credentials.json (and credentials.enc). Default `$PGWARDEN_HOME`, else `~/.config/pgwarden`. */
   home?: string;
-  /** Environment variables to read (`PGWARDEN_HOME`, `PGWARDEN_KEYCHAIN_STORE`, `PGWARDEN_STORE_PASSPHRASE`). Default `process.env`. */
+  /** Environment variables to read (`PGWARDEN_HOME`, `PGWARDEN_KEYCHAIN_STORE`, `PGWARDEN_STORE_PASSPHRASE_FILE`, `PGWARDEN_STORE_PASSPHRASE`). Default `process.env`. */
   env?: Env;
   /** Password backend for `store: 'keychain'`. Default: the OS keychain (service `pgwarden`). */
   keychain?: PasswordBackend;
   /** Password backend for `store: 'file'`. Default: AES-256-GCM file `credentials.enc` in `home`. */
   file?: PasswordBackend;
-  /** Passphrase of the encrypted file. Default: `PGWARDEN_STORE_PASSPHRASE`, else an error naming it. */
+  /** Passphrase of the encrypted file. Default: the file `PGWARDEN_STORE_PASSPHRASE_FILE` names, else `PGWARDEN_STORE_PASSPHRASE`, else an error naming them. */
   passphrase?: PassphraseSource;
   /** The clock, for expiry. Default `() => new Date()`. */
   now?: () => Date;
@@ -112,14 +113,14 @@ export class CredentialStore {
     const passphrase =
       options.passphrase ??
       (() => {
-        const value = env.PGWARDEN_STORE_PASSPHRASE;
-        if (!value) {
+        const source = storePassphraseFromEnv(env);
+        if (!source) {
           throw new CredsError('PGW_CREDS_STORE_LOCKED', 'The encrypted store needs its passphrase.', {
-            option: 'PGWARDEN_STORE_PASSPHRASE',
-            fix: 'Run on a terminal to be prompted, or set PGWARDEN_STORE_PASSPHRASE.',
+            option: 'PGWARDEN_STORE_PASSPHRASE_FILE',
+            fix: 'Set PGWARDEN_STORE_PASSPHRASE_FILE to a 0600 file holding it (or PGWARDEN_STORE_PASSPHRASE), or run on a terminal to be prompted.',
           });
         }
-        return new Secret(value);
+        return readStorePassphrase(source, 'keychain');
       });
     // Backends are built on first use: listing metadata must not touch D-Bus or ask for a passphrase.
     this.#backends = {

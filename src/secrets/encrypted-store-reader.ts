@@ -40,6 +40,26 @@ export function storePassphraseFromEnv(env: EnvSource): StorePassphrase | undefi
     : { from: 'PGWARDEN_STORE_PASSPHRASE', value: new SecretValue(value) };
 }
 
+/**
+ * The passphrase itself: the value of `PGWARDEN_STORE_PASSPHRASE`, or the
+ * content of the `PGWARDEN_STORE_PASSPHRASE_FILE` file (refused when group
+ * or others can read it; trailing newlines dropped). The application's
+ * reader and the CLI's store both take it from here.
+ */
+export async function readStorePassphrase(passphrase: StorePassphrase, backend: string): Promise<Secret> {
+  if (passphrase.from === 'PGWARDEN_STORE_PASSPHRASE') return passphrase.value;
+  const file = await readSecretFile(passphrase.path, { backend, option: passphrase.from });
+  if (!isPrivateEnough(file.mode, file.uid)) {
+    throw backendError(
+      'PGW_SECRET_FILE_PERMISSIONS',
+      backend,
+      `${passphrase.path} (PGWARDEN_STORE_PASSPHRASE_FILE) is accessible to group or others (mode ${file.mode.toString(8)}).`,
+      { option: passphrase.from, fix: `chmod 600 ${passphrase.path}` },
+    );
+  }
+  return new SecretValue(trimTrailingNewlines(file.text));
+}
+
 export interface EncryptedStoreReader {
   /** The password of `environment`. Throws coded `PGW_SECRET_*` errors naming the setting. */
   password(environment: string): Promise<Secret>;
@@ -74,23 +94,10 @@ export function createEncryptedStoreReader(
         ),
       );
     }
-    if (passphrase.from === 'PGWARDEN_STORE_PASSPHRASE') return Promise.resolve(passphrase.value);
-    phrase ??= readSecretFile(passphrase.path, { backend, option: passphrase.from })
-      .then((file) => {
-        if (!isPrivateEnough(file.mode, file.uid)) {
-          throw backendError(
-            'PGW_SECRET_FILE_PERMISSIONS',
-            backend,
-            `${passphrase.path} (PGWARDEN_STORE_PASSPHRASE_FILE) is accessible to group or others (mode ${file.mode.toString(8)}).`,
-            { option: passphrase.from, fix: `chmod 600 ${passphrase.path}` },
-          );
-        }
-        return new SecretValue(trimTrailingNewlines(file.text));
-      })
-      .catch((error: unknown) => {
-        phrase = undefined;
-        throw error;
-      });
+    phrase ??= readStorePassphrase(passphrase, backend).catch((error: unknown) => {
+      phrase = undefined;
+      throw error;
+    });
     return phrase;
   };
 

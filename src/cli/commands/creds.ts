@@ -15,8 +15,9 @@ import { rotateCredentials } from '../../creds/rotate.js';
 import { CredentialStore } from '../../creds/store.js';
 import { testCredentials } from '../../creds/test-credentials.js';
 import { CliUsageError } from '../../errors.js';
-import { Secret } from '../../redact/secret.js';
+import type { Secret } from '../../redact/secret.js';
 import { redactValue } from '../../redact/redactor.js';
+import { readStorePassphrase, storePassphraseFromEnv } from '../../secrets/encrypted-store-reader.js';
 import { profileName } from '../connection-flags.js';
 import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
@@ -229,12 +230,12 @@ let stdinUsed = false;
 export function openStore(io: CommandIo): CredentialStore {
   return new CredentialStore({
     passphrase: async ({ creating }) => {
-      const fromEnv = process.env.PGWARDEN_STORE_PASSPHRASE;
-      if (fromEnv) return new Secret(fromEnv);
+      const fromEnv = storePassphraseFromEnv(process.env);
+      if (fromEnv) return readStorePassphrase(fromEnv, 'keychain');
       if (stdinUsed || !canPrompt(io.stdin)) {
         throw new CredsError('PGW_CREDS_STORE_LOCKED', 'The encrypted store needs its passphrase.', {
-          option: 'PGWARDEN_STORE_PASSPHRASE',
-          fix: 'Run on a terminal to be prompted, or set PGWARDEN_STORE_PASSPHRASE.',
+          option: 'PGWARDEN_STORE_PASSPHRASE_FILE',
+          fix: 'Run on a terminal to be prompted, or set PGWARDEN_STORE_PASSPHRASE_FILE to a 0600 file holding it (or PGWARDEN_STORE_PASSPHRASE).',
         });
       }
       return creating
