@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig } from './resolve.js';
 import { evaluateConfigPolicy, evaluateRolePolicy } from './policy.js';
+import { Secret } from '../redact/secret.js';
 
 const codes = (env: Record<string, string>, extra: object = {}) =>
   evaluateConfigPolicy(resolveConfig({ env, environment: 'development', ...extra }).config).map(
@@ -63,4 +64,37 @@ test('role rule lists every dangerous attribute', () => {
     }),
     [],
   );
+});
+
+test('strict: the encrypted store unlocked by a plaintext PGWARDEN_STORE_PASSPHRASE is judged like a plaintext password', () => {
+  const fromKeychain = (env: Record<string, string>) =>
+    evaluateConfigPolicy(
+      resolveConfig({
+        env: { DB_SSL: 'true', ...env },
+        environment: 'production',
+        secretCredentials: {
+          backend: 'keychain',
+          credentials: { user: 'app', password: new Secret('Xk2#pq9!Lm4$wz8&Rt-store') },
+        },
+      }).config,
+    );
+  const [violation, ...rest] = fromKeychain({
+    DB_POLICY: 'strict',
+    PGWARDEN_STORE_PASSPHRASE: 'a passphrase',
+  });
+  assert.equal(violation?.code, 'PGW_POLICY_PASSWORD_PLAINTEXT_ENV');
+  assert.equal(violation?.option, 'PGWARDEN_STORE_PASSPHRASE');
+  assert.match(violation!.fix, /PGWARDEN_STORE_PASSPHRASE_FILE/);
+  assert.deepEqual(rest, []);
+  // The file variable wins, as in the backend; the standard policy accepts either.
+  assert.deepEqual(
+    fromKeychain({
+      DB_POLICY: 'strict',
+      PGWARDEN_STORE_PASSPHRASE_FILE: '/run/secrets/passphrase',
+      PGWARDEN_STORE_PASSPHRASE: 'a passphrase',
+    }),
+    [],
+  );
+  assert.deepEqual(fromKeychain({ DB_POLICY: 'strict' }), []);
+  assert.deepEqual(fromKeychain({ PGWARDEN_STORE_PASSPHRASE: 'a passphrase' }), []);
 });

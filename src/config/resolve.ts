@@ -356,6 +356,15 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
   }
   const { environment, origin: environmentOrigin } = resolveEnvironment(parsed, env, origins);
   sources.environment = environmentOrigin;
+  // The key to a password in the encrypted store, judged like the password by the strict policy
+  // (policy.ts): the file variable wins, as in the keychain backend.
+  if (
+    options.secretCredentials?.backend === 'keychain' &&
+    !env.PGWARDEN_STORE_PASSPHRASE_FILE &&
+    env.PGWARDEN_STORE_PASSPHRASE
+  ) {
+    sources.storePassphrase = 'PGWARDEN_STORE_PASSPHRASE';
+  }
   const tls = resolveTls(parsed, environment, origins, sources, env, warnings);
 
   const osUser = safeOsUser();

@@ -316,6 +316,10 @@ export interface ResolvedConfig {
     readonly idleInTransactionSessionTimeoutMs: number | undefined;
     readonly lockTimeoutMs: number | undefined;
   };
-  /** Where each value came from: `options`, `DATABASE_URL`, `DB_HOST`, `PGHOST`, `default`… */
-  readonly sources: Readonly<Partial<Record<OptionKey | 'environment', string>>>;
+  /**
+   * Where each value came from: `options`, `DATABASE_URL`, `DB_HOST`, `PGHOST`, `default`…
+   * `storePassphrase`: the variable holding the passphrase of the encrypted store the
+   * password came from, when it is the plaintext `PGWARDEN_STORE_PASSPHRASE`.
+   */
+  readonly sources: Readonly<Partial<Record<OptionKey | 'environment' | 'storePassphrase', string>>>;
 }

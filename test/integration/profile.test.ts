@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PolicyError } from '../../src/errors.js';
 import { createPool } from '../../src/pool/pool.js';
 import {
   assertNoCanary,
@@ -307,6 +308,30 @@ describe('the application: SECRETS_BACKEND=keychain reads DB_PROFILE', () => {
     }
     assert.equal([...lines, ...warnings].filter((l) => l.includes('PGW_CONFIG_DEPRECATED')).length, 0);
     for (const secret of SECRETS) for (const line of lines) assertNoCanary(line, secret);
+  });
+
+  test('the strict policy refuses the store passphrase as a plaintext variable, and takes it from a 0600 file', async () => {
+    const strict = { ...base(), DB_PROFILE: 'app', NODE_ENV: 'production', DB_POLICY: 'strict' };
+    await assert.rejects(createPool({ env: strict }), (error: PolicyError) => {
+      assert.equal(error.code, 'PGW_POLICY_VIOLATION');
+      assert.deepEqual(
+        error.violations.map((v) => [v.code, v.option]),
+        [['PGW_POLICY_PASSWORD_PLAINTEXT_ENV', 'PGWARDEN_STORE_PASSPHRASE']],
+      );
+      for (const secret of SECRETS) assertNoCanary(`${error.message} ${error.stack}`, secret);
+      return true;
+    });
+    const file = join(dir, 'store-passphrase');
+    writeFileSync(file, `${passphrase}\n`, { mode: 0o600 });
+    const withoutPlain = Object.fromEntries(
+      Object.entries(strict).filter(([name]) => name !== 'PGWARDEN_STORE_PASSPHRASE'),
+    );
+    const pool = await createPool({ env: { ...withoutPlain, PGWARDEN_STORE_PASSPHRASE_FILE: file } });
+    try {
+      assert.equal((await pool.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u, 'app');
+    } finally {
+      await pool.close();
+    }
   });
 
   test('DB_CREDENTIALS_ENV still works with one deprecation warning; both and different is PGW_CONFIG_CONFLICT', async () => {
