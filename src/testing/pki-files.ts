@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OsUser } from './os-user.js';
 import { chownTo, writeOwnedFile } from './owned-files.js';
-import type { Pki } from './pki.js';
+import type { CertifiedKey } from './pki-certificates.js';
 
 /** A certificate file and its key file. */
 export interface CertKeyPaths {
@@ -10,7 +10,7 @@ export interface CertKeyPaths {
   readonly keyPath: string;
 }
 
-/** Where {@link Pki.writeFiles} put each PEM file. */
+/** Where `Pki.writeFiles` put each PEM file. */
 export interface PkiFiles {
   readonly dir: string;
   readonly caCertPath: string;
@@ -31,8 +31,20 @@ export interface PkiFiles {
 const CERT_MODE = 0o644;
 const KEY_MODE = 0o600;
 
-/** Writes every PEM of `pki` into `dir`; see {@link Pki.writeFiles}. */
-export function writePkiFiles(pki: Pki, dir: string, owner?: OsUser): PkiFiles {
+/** What is written: the PEMs of a `Pki` (pki.ts), named here so this module needs nothing of it. */
+export interface PkiPems {
+  readonly ca: CertifiedKey;
+  readonly server: CertifiedKey;
+  readonly wrongHost: CertifiedKey;
+  readonly expired: CertifiedKey;
+  readonly untrustedCa: CertifiedKey;
+  readonly untrustedServer: CertifiedKey;
+  readonly clientRoles: readonly string[];
+  client(role: string): CertifiedKey;
+}
+
+/** Writes every PEM of `pki` into `dir`; see `Pki.writeFiles`. */
+export function writePkiFiles(pki: PkiPems, dir: string, owner?: OsUser): PkiFiles {
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chownTo(dir, owner);
