@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { findPgTool, toolCommand } from './pg-tools.js';
@@ -43,38 +43,46 @@ test('a major newer than any installed is refused; an installed one is found wit
 });
 
 test('stdbuf gives the archive stream a 1 MiB buffer only after it ran the tool; a broken one is not used', (t) => {
-  const path = process.env.PATH ?? '';
+  const env = { PATH: process.env.PATH ?? '' };
   let plain;
   try {
-    plain = findPgTool('pg_dump', { env: { PATH: path } });
+    plain = findPgTool('pg_dump', { env, stdbuf: false });
   } catch {
     t.skip('no pg_dump installed on this machine');
     return;
   }
-  const stdbuf = findStdbuf({ PATH: path });
+  assert.equal(plain.stdbuf, undefined);
+  assert.deepEqual(toolCommand(plain, ['--version'], 'stdout'), { path: plain.path, args: ['--version'] });
+
+  const stdbuf = findStdbuf();
+  const found = findPgTool('pg_dump', { env });
   if (stdbuf) {
-    // The real coreutils stdbuf: used, and the command it builds runs the tool.
-    assert.equal(plain.stdbuf, stdbuf);
-    const command = toolCommand(plain, ['--version'], 'stdout');
-    assert.deepEqual(command, { path: stdbuf, args: [`-o${STDIO_BUFFER}`, plain.path, '--version'] });
+    // The system's coreutils stdbuf: used, and the command it builds runs the tool.
+    assert.equal(found.stdbuf, stdbuf);
+    const command = toolCommand(found, ['--version'], 'stdout');
+    assert.deepEqual(command, { path: stdbuf, args: [`-o${STDIO_BUFFER}`, found.path, '--version'] });
     const ran = spawnSync(command.path, command.args, { encoding: 'utf8' });
     assert.equal(ran.status, 0, ran.stderr);
     assert.match(ran.stdout, /\(PostgreSQL\)/);
-    assert.deepEqual(toolCommand(plain, ['--list'], 'stdin').args.slice(0, 1), [`-i${STDIO_BUFFER}`]);
+    assert.deepEqual(toolCommand(found, ['--list'], 'stdin').args.slice(0, 1), [`-i${STDIO_BUFFER}`]);
   } else {
-    assert.equal(plain.stdbuf, undefined);
+    assert.equal(found.stdbuf, undefined);
   }
 
-  // A stdbuf that fails (here: exits 125 as stdbuf does when it cannot run the command) is never used.
+  // Not from PATH: a stdbuf planted in a PATH directory is never run.
   const bin = mkdtempSync(join(tmpdir(), 'pgw-stdbuf-'));
   try {
-    writeFileSync(join(bin, 'stdbuf'), '#!/bin/sh\nexit 125\n', { mode: 0o755 });
-    const env = { PATH: `${bin}${delimiter}${path}` };
-    const tool = findPgTool('pg_dump', { env });
-    assert.equal(tool.path, plain.path);
-    assert.equal(tool.version, plain.version);
-    assert.equal(tool.stdbuf, undefined);
-    assert.deepEqual(toolCommand(tool, ['--version'], 'stdout'), { path: plain.path, args: ['--version'] });
+    const planted = join(bin, 'stdbuf');
+    writeFileSync(planted, `#!/bin/sh\ntouch ${join(bin, 'ran')}\nexec "$@"\n`, { mode: 0o755 });
+    const onPath = findPgTool('pg_dump', { env: { PATH: `${bin}${delimiter}${env.PATH}` } });
+    assert.notEqual(onPath.stdbuf, planted);
+    assert.equal(existsSync(join(bin, 'ran')), false, 'the planted stdbuf ran');
+    // One that fails (exits 125, as stdbuf does when it cannot run the command) is not used.
+    writeFileSync(planted, '#!/bin/sh\nexit 125\n', { mode: 0o755 });
+    const broken = findPgTool('pg_dump', { env, stdbuf: planted });
+    assert.equal(broken.path, plain.path);
+    assert.equal(broken.version, plain.version);
+    assert.equal(broken.stdbuf, undefined);
   } finally {
     rmSync(bin, { recursive: true, force: true });
   }

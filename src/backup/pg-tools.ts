@@ -50,6 +50,11 @@ export interface FindPgToolOptions {
   /** Preferred major (the server's); searched first. */
   preferMajor?: number;
   env?: Env;
+  /**
+   * coreutils stdbuf to run the tool through (stdio-buffer.ts). Default: the
+   * system's (`/usr/bin/stdbuf`, `/bin/stdbuf`); `false`: never.
+   */
+  stdbuf?: string | false;
 }
 
 const DEBIAN_BASE = '/usr/lib/postgresql';
@@ -81,11 +86,10 @@ function versionOf(command: string, args: string[]): { version: string; major: n
 }
 
 /**
- * The tool's version, probed once per path; run through stdbuf where there
- * is one, which proves that stdbuf works with this tool (else it is not used).
+ * The tool's version, probed once per path; run through `stdbuf` when one
+ * is given, which proves that stdbuf works with this tool (else it is not used).
  */
-export function toolVersion(path: string, env: Env = process.env): ToolFacts | undefined {
-  const stdbuf = findStdbuf(env);
+export function toolVersion(path: string, stdbuf: string | undefined): ToolFacts | undefined {
   const key = `${stdbuf ?? ''}\0${path}`;
   if (!probes.has(key)) {
     const buffered = stdbuf ? versionOf(stdbuf, [...stdbufArgs('stdout', path), '--version']) : undefined;
@@ -122,8 +126,9 @@ export function findPgTool(name: PgToolName, options: FindPgToolOptions = {}): P
   const minMajor = options.minMajor ?? 0;
   const explicit = options.pgBin ?? (env.PG_BIN || undefined);
   const option = options.pgBin !== undefined ? '--pg-bin' : 'PG_BIN';
+  const stdbuf = options.stdbuf === false ? undefined : (options.stdbuf ?? findStdbuf());
   const check = (path: string): PgTool | string => {
-    const version = toolVersion(path, env);
+    const version = toolVersion(path, stdbuf);
     if (!version) return `${path} --version did not run`;
     if (version.major < minMajor) return `${path} is version ${version.version}, older than ${minMajor}`;
     return { name, path, ...version };

@@ -10,25 +10,25 @@
  *
  * stdbuf (GNU coreutils, on every glibc Linux) preloads a library that
  * calls setvbuf before the tool's main(); then it execs the tool, so the
- * child's PID is the tool's. It is taken from PATH like the tools, and used
- * only after it ran the tool once (the version probe): where it is missing
- * (macOS, musl, busybox) or fails, the tool runs as it is.
+ * child's PID is the tool's. It is taken only from the system's own
+ * directories, never from PATH: a program that runs before pg_dump, with
+ * the passfile descriptor open, must not be whatever a writable PATH entry
+ * holds (pg_dump itself is looked up in PostgreSQL's directories first for
+ * the same reason). It is used only after it ran the tool once (the version
+ * probe): where it is missing (macOS, musl, busybox, NixOS) or fails, the
+ * tool runs as it is.
  */
-import { delimiter, join } from 'node:path';
-import type { Env } from '../config/env-source.js';
 import { isExecutable } from '../fs/executable.js';
 
 /** Bytes of the buffer given to the archive's stream: 1 MiB, which stdbuf hands the tool as `_STDBUF_O` / `_STDBUF_I`. */
 export const STDIO_BUFFER = 1024 * 1024;
 
-/** The stdbuf on `PATH`, if there is one. */
-export function findStdbuf(env: Env): string | undefined {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const path = join(dir, 'stdbuf');
-    if (isExecutable(path)) return path;
-  }
-  return undefined;
+/** Where coreutils installs stdbuf on glibc distributions (Debian, Ubuntu, Fedora, Arch…). */
+export const SYSTEM_STDBUF: readonly string[] = ['/usr/bin/stdbuf', '/bin/stdbuf'];
+
+/** The first of `candidates` this process may execute, if any. */
+export function findStdbuf(candidates: readonly string[] = SYSTEM_STDBUF): string | undefined {
+  return candidates.find(isExecutable);
 }
 
 /** The stdbuf arguments that run `tool` with a 1 MiB buffer on the stream it moves the archive through. */
