@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CHECK_IDS } from '../../src/audit/catalog.js';
-import { assertNoCanary, canary, createPki, startCluster, type Cluster, type Pki } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  createPki,
+  startCluster,
+  type Cluster,
+  type Pki,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 // Absolute paths: some tests run the CLI from another working directory (for .pgwarden-audit.yaml).
 const CLI = [
@@ -27,9 +35,7 @@ function run(
   args: string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
 ): { status: number; stdout: string; stderr: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(process.execPath, [...CLI, 'audit', ...args], {
     cwd: options.cwd ?? dir,
     env: { ...clean, PGPASSFILE: join(dir, 'no-pgpass'), ...options.env },

@@ -10,7 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatText } from '../../src/audit/report/text.js';
 import { runAudit } from '../../src/audit/runner.js';
-import { assertNoCanary, canary, createPki, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  createPki,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const password = canary();
 const AUTH_GRANT = 'GRANT SELECT ON pg_catalog.pg_hba_file_rules TO "app"';
@@ -21,9 +28,7 @@ let url: string;
 const out = { text: '', html: '', report: {} as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed JSON, checked field by field
 
 function audit(args: string[]): string {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', 'audit', '--url', url, ...args],

@@ -28,6 +28,7 @@ import {
   type Cluster,
   type Pki,
   type PkiFiles,
+  withoutConnectionVariables,
 } from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -69,9 +70,7 @@ function run(
   args: string[],
   env: Record<string, string> = {},
 ): { status: number; stdout: string; stderr: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(process.execPath, [...CLI, ...args], {
     env: { ...clean, ...env },
     encoding: 'utf8',

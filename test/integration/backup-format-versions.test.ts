@@ -37,7 +37,13 @@ import {
 import { ZSTD_MIN_NODE, zstdAvailable } from '../../src/backup/frames/codecs.js';
 import { readHeaderFromFile } from '../../src/backup/reader.js';
 import { readManifest } from '../../src/backup/manifest.js';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const FIXTURE = fileURLToPath(new URL('../support/fixtures/backup-v1', import.meta.url));
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -100,9 +106,7 @@ const NEEDS_BOTH =
     : `needs a Node with zstd and one without; found only ${RUNTIMES.withZstd ? 'one with' : 'one without'} zstd (set PGWARDEN_TEST_NODES to another Node binary)`;
 
 function cli(node: string, args: string[]): { status: number; stdout: string; stderr: string } {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const env = withoutConnectionVariables();
   const result = spawnSync(node, [...CLI, ...args], { env, encoding: 'utf8', timeout: 120_000 });
   assertNoCanary(result.stdout + result.stderr, password);
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

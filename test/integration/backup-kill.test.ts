@@ -35,6 +35,7 @@ import {
   waitForProcessExit,
   type Cluster,
   type Pki,
+  withoutConnectionVariables,
 } from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -50,9 +51,7 @@ let skipReason: string | undefined;
 
 /** DB_* variables with every TLS file inline: the CA, the client certificate, an encrypted client key. */
 function dbEnv(tmp: string): NodeJS.ProcessEnv {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const client = pki.client('app');
   return {
     ...clean,

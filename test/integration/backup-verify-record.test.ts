@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanupBackups, createBackup, generateKeyFile, listBackups } from '../../src/backup/index.js';
 import { createPool } from '../../src/pool/pool.js';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const password = canary();
@@ -27,9 +33,7 @@ function url(database: string): string {
 type Json = Record<string, any>;
 
 function cli(args: string[]): { status: number; json: Json } {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const env = withoutConnectionVariables();
   const result = spawnSync(process.execPath, [...CLI, ...args, '--json'], {
     env,
     encoding: 'utf8',

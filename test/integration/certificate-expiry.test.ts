@@ -18,6 +18,7 @@ import {
   type Cluster,
   type Pki,
   type PkiFiles,
+  withoutConnectionVariables,
 } from '../support/index.js';
 
 const password = canary();
@@ -31,9 +32,7 @@ function urlFor(files: PkiFiles): string {
 }
 
 function doctor(url: string, json: boolean): string {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', 'doctor', '--url', url, ...(json ? ['--json'] : [])],

@@ -12,6 +12,7 @@ import {
   startCluster,
   type Cluster,
   type PkiFiles,
+  withoutConnectionVariables,
 } from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -24,9 +25,7 @@ function run(
   args: string[],
   env: Record<string, string> = {},
 ): { status: number; stdout: string; stderr: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(process.execPath, [...CLI, ...args], {
     env: { ...clean, ...env },
     encoding: 'utf8',

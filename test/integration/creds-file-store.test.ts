@@ -14,7 +14,14 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPool } from '../../src/pool/pool.js';
 import { parseDotenv } from '../../src/secrets/dotenv-parser.js';
-import { assertNoCanary, canary, hasTool, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  hasTool,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const passphrase = canary();
@@ -36,9 +43,7 @@ interface Run {
 
 /** One CLI child, asynchronous so several run at once. */
 function creds(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const child = spawn(process.execPath, [...CLI, 'creds', ...args], {
     env: { ...clean, PGWARDEN_HOME: home, PGWARDEN_STORE_PASSPHRASE: passphrase, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -71,9 +76,7 @@ function sh(
   script: string,
   env: Record<string, string>,
 ): Promise<{ status: number; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const child = spawn('/bin/sh', ['-c', script], {
     env: {
       ...clean,

@@ -8,12 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { findPgBinaries, hasTool, isProcessAlive } from '../support/index.js';
+import { findPgBinaries, hasTool, isProcessAlive, withoutConnectionVariables } from '../support/index.js';
 
 function demo(args: string[] = []): { status: number; stdout: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', ...args], {
     env: clean,
     encoding: 'utf8',

@@ -11,7 +11,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyFile } from '../../src/backup/index.js';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const password = canary();
@@ -66,9 +72,7 @@ function run(
   args: string[],
   env: Record<string, string>,
 ): { status: number; stdout: string; stderr: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(process.execPath, [...CLI, ...args], {
     env: { ...clean, HOME: work, PGWARDEN_HOME: join(work, 'home'), ...env },
     encoding: 'utf8',

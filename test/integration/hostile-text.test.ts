@@ -10,7 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const password = canary();
@@ -27,9 +33,7 @@ let sleeper: pg.Client;
 let sleeping: Promise<unknown>;
 
 function run(args: string[]): { status: number; stdout: string; stderr: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(process.execPath, [...CLI, ...args], {
     env: clean,
     encoding: 'utf8',

@@ -9,7 +9,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { createPool } from '../../src/pool/pool.js';
 import { takeSnapshot, type MonitorSnapshot, type SnapshotSource } from '../../src/monitor/snapshot.js';
-import { assertNoCanary, canary, createPki, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  createPki,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const password = canary();
@@ -20,9 +27,7 @@ let plain: Cluster;
 const clients: pg.Client[] = [];
 
 function run(args: string[]): { status: number; stdout: string; stderr: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT)/.test(k)),
-  );
+  const clean = withoutConnectionVariables();
   const result = spawnSync(process.execPath, [...CLI, ...args], {
     env: clean,
     encoding: 'utf8',
