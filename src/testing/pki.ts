@@ -12,7 +12,7 @@ import {
   type CertifiedKey,
   type KeyAlgorithm,
 } from './pki-certificates.js';
-import { writePkiFiles, type PkiFiles } from './pki-files.js';
+import { writePkiFiles, type PkiFiles, type PkiPems } from './pki-files.js';
 
 export type { CertifiedKey, KeyAlgorithm } from './pki-certificates.js';
 
@@ -35,7 +35,7 @@ const DEFAULT_VALIDITY_DAYS = 30;
  * good server certificate and three that a verifying client must refuse.
  * Everything lives in memory until {@link Pki.writeFiles}.
  */
-export class Pki {
+export class Pki implements PkiPems {
   readonly keyAlgorithm: KeyAlgorithm;
   /** The trusted root (what clients pass as `ca`). Self-signed. */
   readonly ca: CertifiedKey;
