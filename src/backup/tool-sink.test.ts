@@ -10,8 +10,11 @@ import { pipeline } from 'node:stream/promises';
 import type { ToolProcess } from './child.js';
 import { ToolSink } from './tool-sink.js';
 
-/** A tool whose stdin accepts writes and then, while being ended, does what `onFinal` says. */
-function toolWithStdin(onFinal: (stdin: Writable, callback: (error?: Error) => void) => void): ToolProcess {
+/** A tool whose stdin accepts writes and then, while being ended, does what `onFinal` says; it exits with `code`. */
+function toolWithStdin(
+  onFinal: (stdin: Writable, callback: (error?: Error) => void) => void,
+  code = 0,
+): ToolProcess {
   const stdin = new Writable({
     write: (_chunk, _encoding, callback) => callback(),
     final(callback) {
@@ -21,7 +24,7 @@ function toolWithStdin(onFinal: (stdin: Writable, callback: (error?: Error) => v
   const child = { stdin, kill: () => true } as unknown as ChildProcess;
   return {
     child,
-    exited: Promise.resolve({ code: 0, signal: null }),
+    exited: Promise.resolve({ code, signal: null }),
     stderr: () => '',
     stop: async () => undefined,
   };
@@ -36,8 +39,8 @@ const BEHAVIOURS: Record<string, (stdin: Writable, callback: (error?: Error) => 
   'ends normally': (_stdin, callback) => setImmediate(() => callback()),
 };
 
-async function outcome(onEarlyClose: 'discard' | 'fail', behaviour: string): Promise<string> {
-  const tool = toolWithStdin(BEHAVIOURS[behaviour]!);
+async function outcome(onEarlyClose: 'discard' | 'fail', behaviour: string, code = 0): Promise<string> {
+  const tool = toolWithStdin(BEHAVIOURS[behaviour]!, code);
   try {
     await pipeline(Readable.from([Buffer.alloc(1077)]), new ToolSink(tool, { onEarlyClose }));
     return 'resolved';
@@ -51,10 +54,27 @@ test('discard (pg_restore --list): the pipeline resolves however the pipe goes a
     assert.equal(await outcome('discard', behaviour), 'resolved', behaviour);
 });
 
-test('fail (restore): a pipe that goes away before the end rejects with EPIPE, a normal end resolves', async () => {
-  assert.equal(await outcome('fail', 'closed while ending'), 'EPIPE');
-  assert.equal(await outcome('fail', 'EPIPE while ending'), 'EPIPE');
+test("fail (restore): a pipe that goes away after the last write is the child's verdict: EPIPE unless it exits 0", async () => {
+  // pg_restore ends once it restored the last entry, without waiting for the end of its input:
+  // its exit status, not the order of close and end, says whether the restore failed.
+  for (const behaviour of ['closed while ending', 'EPIPE while ending']) {
+    assert.equal(await outcome('fail', behaviour, 1), 'EPIPE', behaviour);
+    assert.equal(await outcome('fail', behaviour, 0), 'resolved', behaviour);
+  }
   assert.equal(await outcome('fail', 'ends normally'), 'resolved');
+  assert.equal(await outcome('fail', 'ends normally', 1), 'resolved'); // the caller reads the exit status
+});
+
+test('fail (restore): a child that stops reading while input is still being written rejects with EPIPE, whatever it exits with', async () => {
+  const tool = toolWithStdin((_stdin, callback) => callback(), 0);
+  tool.child.stdin!.destroy();
+  await assert.rejects(
+    pipeline(
+      Readable.from([Buffer.alloc(16), Buffer.alloc(16)]),
+      new ToolSink(tool, { onEarlyClose: 'fail' }),
+    ),
+    { code: 'EPIPE' },
+  );
 });
 
 test('a stdin already destroyed (its close not yet emitted) is an early close, not a write error', async () => {

@@ -15,7 +15,9 @@ export interface ToolSinkOptions {
   /**
    * What to do when the child closes its stdin before the end: `discard` the
    * rest (pg_restore --list reads only the table of contents) or `fail`.
-   * Default `fail`.
+   * Default `fail`. Once all input was written, a child that closes its end
+   * and exits 0 has not failed: pg_restore ends when it has restored the
+   * last entry, without waiting for the end of its input.
    */
   onEarlyClose?: 'discard' | 'fail';
 }
@@ -43,6 +45,16 @@ export class ToolSink extends Writable {
     return this.#options.onEarlyClose === 'discard'
       ? null
       : Object.assign(new Error('the child process stopped reading its input'), { code: 'EPIPE' });
+  }
+
+  /**
+   * The verdict when the child closed its stdin after all input was written:
+   * its own exit status (a restore that stopped early exits non-zero, and its
+   * error is the one to report), or nothing in `discard` mode.
+   */
+  #afterLastWrite(): Promise<Error | null> {
+    if (this.#options.onEarlyClose === 'discard') return Promise.resolve(null);
+    return this.#tool.exited.then(({ code }) => (code === 0 ? null : this.#early()));
   }
 
   /** The child's stdin can take no more: closed, or destroyed and about to emit 'close'. */
@@ -76,7 +88,7 @@ export class ToolSink extends Writable {
         () => {
           const stdin = this.#tool.child.stdin!;
           if (this.#gone()) {
-            callback(this.#early());
+            void this.#afterLastWrite().then(callback);
             return;
           }
           // end()'s callback never runs when the pipe closes before it
@@ -90,12 +102,13 @@ export class ToolSink extends Writable {
             stdin.off('close', closed);
             callback(error ?? null);
           };
-          const closed = (): void => done(this.#early());
+          const closed = (): void => void this.#afterLastWrite().then(done);
           stdin.once('close', closed);
           // An error here is the pipe going away under end(): the same early close.
-          stdin.end((error?: Error | null) =>
-            done(error && pipeGone(error, this.#gone()) ? this.#early() : error),
-          );
+          stdin.end((error?: Error | null) => {
+            if (error && pipeGone(error, this.#gone())) closed();
+            else done(error);
+          });
         },
         (error: unknown) => callback(error as Error),
       );
