@@ -40,7 +40,7 @@ import { LOG_FORMATS, type LogFormat } from './log/log-entry.js';
 import { DEFAULT_MAX_LOG_BYTES } from './log/read-log.js';
 import { SEVERITIES, type Severity } from './rule-result.js';
 
-// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+// One zod per process: config/zod.ts.
 const z = loadZod();
 
 const duration = z.string().refine((text) => parseDuration(text) !== undefined, {

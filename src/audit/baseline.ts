@@ -8,7 +8,7 @@ import { loadZod } from '../config/zod.js';
 import { AuditError } from './audit-error.js';
 import type { Finding } from './finding.js';
 
-// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+// One zod per process: config/zod.ts.
 const z = loadZod();
 
 const baselineSchema = z.object({

@@ -12,7 +12,7 @@ import { AuditError } from './audit-error.js';
 import { CHECK_IDS } from './catalog.js';
 import type { AppliedSuppression, Finding } from './finding.js';
 
-// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+// One zod per process: config/zod.ts.
 const z = loadZod();
 
 /** The default file name, looked up in the working directory. */

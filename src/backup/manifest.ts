@@ -20,7 +20,7 @@ import { loadZod } from '../config/zod.js';
 import { BackupError, corrupt, ioError } from './backup-error.js';
 import { BACKUP_ID_PATTERN, COMPRESSIONS } from './format/constants.js';
 
-// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+// One zod per process: config/zod.ts.
 const z = loadZod();
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -89,7 +89,7 @@ function versionOf(command: string, args: string[]): { version: string; major: n
  * The tool's version, probed once per path; run through `stdbuf` when one
  * is given, which proves that stdbuf works with this tool (else it is not used).
  */
-export function toolVersion(path: string, stdbuf: string | undefined): ToolFacts | undefined {
+function toolVersion(path: string, stdbuf: string | undefined): ToolFacts | undefined {
   const key = `${stdbuf ?? ''}\0${path}`;
   if (!probes.has(key)) {
     const buffered = stdbuf ? versionOf(stdbuf, [...stdbufArgs('stdout', path), '--version']) : undefined;

@@ -88,7 +88,7 @@ export function evaluateConfigPolicy(config: ResolvedConfig): PolicyViolation[] 
     violations.push({
       code: 'PGW_POLICY_PASSWORD_PLAINTEXT_ENV',
       option: config.sources.storePassphrase,
-      message: `The passphrase of the encrypted store holding the password is a plaintext environment variable (${config.sources.storePassphrase}), which the strict policy forbids as it forbids the password there.`,
+      message: `The passphrase of the encrypted credential store is a plaintext environment variable (${config.sources.storePassphrase}), which the strict policy forbids as it forbids the password there.`,
       fix: 'Give the passphrase as a 0600 file in PGWARDEN_STORE_PASSPHRASE_FILE (a mounted secret, systemd LoadCredential=) and unset PGWARDEN_STORE_PASSPHRASE, or use DB_POLICY=standard.',
     });
   }

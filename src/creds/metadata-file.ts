@@ -30,7 +30,7 @@ import { CredsError } from './creds-error.js';
 import { storedEnvironmentSchema, type StoredEnvironment } from './environment.js';
 import { ENVIRONMENT_NAME } from '../secrets/keychain-store-format.js';
 
-// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+// One zod per process: config/zod.ts.
 const z = loadZod();
 
 const fileSchema = z.object({

@@ -30,7 +30,7 @@ import { loadZod } from '../config/zod.js';
 import { RolesError } from './roles-error.js';
 import { objectNameProblem, roleNameProblem } from './role-name.js';
 
-// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+// One zod per process: config/zod.ts.
 const z = loadZod();
 
 export const PRESETS = ['app', 'readonly', 'migrator'] as const;

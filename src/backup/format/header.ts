@@ -29,7 +29,7 @@ import {
   type FormatVersion,
 } from './constants.js';
 
-// zod's CommonJS build, the one config/zod.ts loads: importing 'zod' would load its ESM build as a second copy.
+// One zod per process: config/zod.ts.
 const z = loadZod();
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
