@@ -39,8 +39,8 @@ import { assertCodecAvailable, defaultCompression, isFramed, minNodeToRead } fro
 import { defaultWorkerCount } from './frames/worker-pool.js';
 import { manifestKey, payloadKey } from './format/derive.js';
 import { encodeHeader } from './format/header.js';
-import { CountTap, HashTap } from './format/hash-tap.js';
-import { SyncTap } from './format/sync-tap.js';
+import { CountTap, HashTap } from './io/hash-tap.js';
+import { SyncTap } from './io/sync-tap.js';
 import { keyIdOf, type KeySource } from './keys/key-source.js';
 import { keySourceForCreate, type BackupKeyOptions } from './keys/select.js';
 import { connectedTarget } from './connected-target.js';

@@ -18,7 +18,7 @@ import { locateBackup } from './locate.js';
 import { lastLines, spawnTool, type ToolProcess } from './child.js';
 import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
-import { HashTap } from './format/hash-tap.js';
+import { HashTap } from './io/hash-tap.js';
 import { keyResolver, type BackupKeyOptions } from './keys/select.js';
 import { connectedTarget, type ConnectionTarget } from './connected-target.js';
 import { libpqEnvironment, type LibpqSession } from './libpq-env.js';

@@ -23,7 +23,7 @@ import { locateBackup } from './locate.js';
 import { lastLines, spawnTool } from './child.js';
 import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
-import { CountTap, HashTap } from './format/hash-tap.js';
+import { CountTap, HashTap } from './io/hash-tap.js';
 import type { EncodedHeader } from './format/header.js';
 import { keyResolver, type BackupKeyOptions } from './keys/select.js';
 import { readManifest, withVerification, writeManifest, type BackupManifest } from './manifest.js';

@@ -35,6 +35,7 @@ import { parseDatabaseUrl } from './url.js';
 import { parseHostList, parseReplicaList } from './hosts.js';
 import { PG_OPTION_KEYS, PG_PASSTHROUGH_KEYS, pgOptionsLayer } from './pg-options.js';
 import { lookupPgpass } from './pgpass.js';
+import { storePassphraseVariable } from './store-passphrase-variable.js';
 
 /** Inputs of resolveConfig that are not configuration values. */
 export interface ResolveInputs {
@@ -357,11 +358,10 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
   const { environment, origin: environmentOrigin } = resolveEnvironment(parsed, env, origins);
   sources.environment = environmentOrigin;
   // The key to a password in the encrypted store, judged like the password by the strict policy
-  // (policy.ts): the file variable wins, as in the keychain backend.
+  // (policy.ts); which variable gives it is the keychain backend's own rule.
   if (
     options.secretCredentials?.backend === 'keychain' &&
-    !env.PGWARDEN_STORE_PASSPHRASE_FILE &&
-    env.PGWARDEN_STORE_PASSPHRASE
+    storePassphraseVariable(env) === 'PGWARDEN_STORE_PASSPHRASE'
   ) {
     sources.storePassphrase = 'PGWARDEN_STORE_PASSPHRASE';
   }

@@ -268,4 +268,21 @@ test('the encrypted file opens with PGWARDEN_STORE_PASSPHRASE_FILE (preferred, 0
     code: 'PGW_CREDS_STORE_LOCKED',
     option: 'PGWARDEN_STORE_PASSPHRASE_FILE',
   });
+
+  // promptPassphrase (the CLI's terminal prompt) is asked only when neither variable is set.
+  const asked: boolean[] = [];
+  const prompt = ({ creating }: { creating: boolean }) => {
+    asked.push(creating);
+    return new Secret(phrase);
+  };
+  const prompted = new CredentialStore({ home, env: {}, promptPassphrase: prompt });
+  assert.equal((await prompted.password('prod')).reveal(), pw);
+  assert.deepEqual(asked, [false]);
+  const fromEnv = new CredentialStore({
+    home,
+    env: { PGWARDEN_STORE_PASSPHRASE: phrase },
+    promptPassphrase: prompt,
+  });
+  assert.equal((await fromEnv.password('prod')).reveal(), pw);
+  assert.deepEqual(asked, [false], 'the environment wins over the prompt');
 });

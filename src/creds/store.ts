@@ -40,8 +40,10 @@ export interface CredentialStoreOptions {
   keychain?: PasswordBackend;
   /** Password backend for `store: 'file'`. Default: AES-256-GCM file `credentials.enc` in `home`. */
   file?: PasswordBackend;
-  /** Passphrase of the encrypted file. Default: the file `PGWARDEN_STORE_PASSPHRASE_FILE` names, else `PGWARDEN_STORE_PASSPHRASE`, else an error naming them. */
+  /** Passphrase of the encrypted file. Default: the file `PGWARDEN_STORE_PASSPHRASE_FILE` names, else `PGWARDEN_STORE_PASSPHRASE`, else `promptPassphrase`, else an error naming them. */
   passphrase?: PassphraseSource;
+  /** Asked for the passphrase when neither variable gives it (the CLI prompts on a terminal). Not used with `passphrase`. */
+  promptPassphrase?: PassphraseSource;
   /** The clock, for expiry. Default `() => new Date()`. */
   now?: () => Date;
   /** Writes credentials.json. Default: an atomic write (0600, directory 0700). Tests inject failures here. */
@@ -112,15 +114,14 @@ export class CredentialStore {
     let file = options.file;
     const passphrase =
       options.passphrase ??
-      (() => {
+      ((context) => {
         const source = storePassphraseFromEnv(env);
-        if (!source) {
-          throw new CredsError('PGW_CREDS_STORE_LOCKED', 'The encrypted store needs its passphrase.', {
-            option: 'PGWARDEN_STORE_PASSPHRASE_FILE',
-            fix: 'Set PGWARDEN_STORE_PASSPHRASE_FILE to a 0600 file holding it (or PGWARDEN_STORE_PASSPHRASE), or run on a terminal to be prompted.',
-          });
-        }
-        return readStorePassphrase(source, 'keychain');
+        if (source) return readStorePassphrase(source, 'keychain');
+        if (options.promptPassphrase) return options.promptPassphrase(context);
+        throw new CredsError('PGW_CREDS_STORE_LOCKED', 'The encrypted store needs its passphrase.', {
+          option: 'PGWARDEN_STORE_PASSPHRASE_FILE',
+          fix: 'Set PGWARDEN_STORE_PASSPHRASE_FILE to a 0600 file holding it (or PGWARDEN_STORE_PASSPHRASE).',
+        });
       });
     // Backends are built on first use: listing metadata must not touch D-Bus or ask for a passphrase.
     this.#backends = {

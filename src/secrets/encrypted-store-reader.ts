@@ -22,7 +22,8 @@ import {
   parseEncryptedStore,
   storeHeader,
 } from './encrypted-store-format.js';
-import { readVar, type EnvSource } from './env-source.js';
+import { storePassphraseVariable } from '../config/store-passphrase-variable.js';
+import type { EnvSource } from './env-source.js';
 import { isPrivateEnough, readSecretFile, trimTrailingNewlines } from './secret-file.js';
 
 /** Where the passphrase comes from. */
@@ -32,12 +33,10 @@ export type StorePassphrase =
 
 /** `PGWARDEN_STORE_PASSPHRASE_FILE` (preferred) or `PGWARDEN_STORE_PASSPHRASE`; undefined when neither is set. */
 export function storePassphraseFromEnv(env: EnvSource): StorePassphrase | undefined {
-  const path = readVar(env, 'PGWARDEN_STORE_PASSPHRASE_FILE');
-  if (path !== undefined) return { from: 'PGWARDEN_STORE_PASSPHRASE_FILE', path };
-  const value = readVar(env, 'PGWARDEN_STORE_PASSPHRASE');
-  return value === undefined
-    ? undefined
-    : { from: 'PGWARDEN_STORE_PASSPHRASE', value: new SecretValue(value) };
+  const from = storePassphraseVariable(env);
+  if (from === 'PGWARDEN_STORE_PASSPHRASE_FILE') return { from, path: env[from]! };
+  if (from === 'PGWARDEN_STORE_PASSPHRASE') return { from, value: new SecretValue(env[from]!) };
+  return undefined;
 }
 
 /**

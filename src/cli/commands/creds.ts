@@ -17,7 +17,6 @@ import { testCredentials } from '../../creds/test-credentials.js';
 import { CliUsageError } from '../../errors.js';
 import type { Secret } from '../../redact/secret.js';
 import { redactValue } from '../../redact/redactor.js';
-import { readStorePassphrase, storePassphraseFromEnv } from '../../secrets/encrypted-store-reader.js';
 import { profileName } from '../connection-flags.js';
 import { teach } from '../teach.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
@@ -226,12 +225,10 @@ interface RotateFlags {
 /** Set once --password-stdin consumed standard input: a passphrase cannot be prompted for then. */
 let stdinUsed = false;
 
-/** The credential store with the CLI's passphrase source (environment, else a prompt); roles apply uses it too. */
+/** The credential store, prompting for its passphrase on a terminal when the environment gives none; roles apply uses it too. */
 export function openStore(io: CommandIo): CredentialStore {
   return new CredentialStore({
-    passphrase: async ({ creating }) => {
-      const fromEnv = storePassphraseFromEnv(process.env);
-      if (fromEnv) return readStorePassphrase(fromEnv, 'keychain');
+    promptPassphrase: async ({ creating }) => {
       if (stdinUsed || !canPrompt(io.stdin)) {
         throw new CredsError('PGW_CREDS_STORE_LOCKED', 'The encrypted store needs its passphrase.', {
           option: 'PGWARDEN_STORE_PASSPHRASE_FILE',

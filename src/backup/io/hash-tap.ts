@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { STREAM_BUFFER } from './constants.js';
+import { STREAM_BUFFER } from '../format/constants.js';
 
 /** Passes bytes through while counting them and hashing them with SHA-256. */
 export class HashTap extends Transform {

@@ -1,6 +1,6 @@
 import { fdatasync } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
-import { STREAM_BUFFER } from './constants.js';
+import { STREAM_BUFFER } from '../format/constants.js';
 
 /** Bytes written between two background fdatasync calls. */
 export const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
@@ -20,14 +20,17 @@ export const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 export class SyncTap extends Transform {
   readonly #fd: number;
   readonly #everyBytes: number;
+  readonly #sync: typeof fdatasync;
   #sinceSync = 0;
   #inFlight: Promise<void> | undefined;
   #failure: Error | undefined;
 
-  constructor(fd: number, everyBytes = SYNC_EVERY_BYTES) {
+  /** @param sync fs.fdatasync; a test passes one that records its calls. */
+  constructor(fd: number, everyBytes = SYNC_EVERY_BYTES, sync: typeof fdatasync = fdatasync) {
     super({ readableHighWaterMark: STREAM_BUFFER, writableHighWaterMark: STREAM_BUFFER });
     this.#fd = fd;
     this.#everyBytes = everyBytes;
+    this.#sync = sync;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -36,7 +39,7 @@ export class SyncTap extends Transform {
     if (this.#sinceSync >= this.#everyBytes && !this.#inFlight) {
       this.#sinceSync = 0;
       this.#inFlight = new Promise<void>((resolve) => {
-        fdatasync(this.#fd, (error) => {
+        this.#sync(this.#fd, (error) => {
           if (error) this.#failure ??= error;
           this.#inFlight = undefined;
           resolve();
