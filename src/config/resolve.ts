@@ -358,7 +358,7 @@ export function resolveConfig(options: ConfigOptions & ResolveInputs = {}): Reso
   const { environment, origin: environmentOrigin } = resolveEnvironment(parsed, env, origins);
   sources.environment = environmentOrigin;
   // The key to a password in the encrypted store, judged like the password by the strict policy
-  // (policy.ts); which variable gives it is the keychain backend's own rule.
+  // (policy.ts); which variable gives it is decided as the store's reader decides it.
   if (
     options.secretCredentials?.backend === 'keychain' &&
     storePassphraseVariable(env) === 'PGWARDEN_STORE_PASSPHRASE'
