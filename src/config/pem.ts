@@ -84,12 +84,11 @@ export function loadPrivateKey(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? '';
     const message = (error as Error).message ?? '';
-    // Node reports a missing passphrase as an interrupted prompt.
+    // Node reports a missing passphrase as an interrupted prompt. Any failure on an encrypted
+    // key is the passphrase's: a wrong one passes the CBC padding check about once in 256 tries,
+    // and what it decrypted to then fails as malformed key data instead of as "bad decrypt".
     const encrypted = /ENCRYPTED/.test(pem);
-    if (
-      /PASSPHRASE|BAD_DECRYPT|bad decrypt|INTERRUPTED_OR_CANCELLED/i.test(code + message) ||
-      (encrypted && !passphrase)
-    ) {
+    if (encrypted || /PASSPHRASE|BAD_DECRYPT|bad decrypt|INTERRUPTED_OR_CANCELLED/i.test(code + message)) {
       throw new TlsError(
         'PGW_TLS_KEY_PASSPHRASE',
         passphrase
