@@ -9,6 +9,7 @@
  */
 import { existsSync, createReadStream, createWriteStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import type { Transform } from 'node:stream';
 import { PgwardenError } from '../errors.js';
 import { classifyQueryError } from '../pool/classify-error.js';
 import { createPool, type WardenPool } from '../pool/pool.js';
@@ -122,6 +123,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
   let session: LibpqSession | undefined;
   let tool: ToolProcess | undefined;
   let dumpFile: SecretFiles | undefined;
+  let decoder: Transform | undefined;
   let ticker: { stop(done: boolean): void } | undefined;
   const opened: OpenedKeys = { manifestKey: undefined };
   try {
@@ -199,7 +201,8 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       options.progressIntervalMs,
     );
     const source = createReadStream(paths.file, { highWaterMark: STREAM_BUFFER });
-    const decrypt = [source, hash, decryptor, payloadDecoder(header, { workers })] as const;
+    decoder = payloadDecoder(header, { workers });
+    const decrypt = [source, hash, decryptor, decoder] as const;
     try {
       if (jobs === 1) {
         const command = toolCommand(restoreTool, args, 'stdin');
@@ -281,6 +284,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       : ioError(reclassified, 'restoring the backup');
   } finally {
     ticker?.stop(false);
+    decoder?.destroy(); // its workers, when the pipeline never ran
     await tool?.stop();
     dumpFile?.dispose();
     session?.dispose();

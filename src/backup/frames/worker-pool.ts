@@ -5,7 +5,7 @@
  * keep their own queue of promises (frame-writer.ts, frame-reader.ts).
  *
  * An idle worker is unref'd, so a pool that a failed pipeline did not get
- * to close cannot keep the process alive; `close()` terminates them. A
+ * to close cannot keep the process alive; `close()` ends them. A
  * worker with a job in flight is ref'd: otherwise, while a stream waits for
  * nothing but a frame (its source paused by backpressure, pg_restore --list
  * already gone), the event loop would be empty and Node would exit
@@ -25,6 +25,13 @@ import type { CodecParams } from './codecs.js';
  * pg_dump for the same cores and costs 10-25 MiB (bench/README.md#backup).
  */
 export const MAX_DEFAULT_WORKERS = 4;
+
+/**
+ * How long a worker asked to stop may take before it is terminated: it
+ * stops after the job it is running, and one frame takes milliseconds to
+ * about a second (brotli at its highest quality).
+ */
+const STOP_GRACE_MS = 10_000;
 
 export function defaultWorkerCount(cores: number = availableParallelism()): number {
   return Math.max(1, Math.min(MAX_DEFAULT_WORKERS, cores - 1));
@@ -59,8 +66,10 @@ interface Slot {
   busy: number;
   /** Jobs given to this worker so far. */
   jobs: number;
-  /** Takes no new job; terminated once its last one is done. */
+  /** Takes no new job; stopped once its last one is done. */
   retiring: boolean;
+  /** Settles when the thread has exited. */
+  exited: Promise<void>;
 }
 
 interface Reply {
@@ -110,12 +119,15 @@ export class FramePool {
       stderr: false,
     });
     worker.unref();
-    const slot: Slot = { worker, busy: 0, jobs: 0, retiring: false };
+    let markExited!: () => void;
+    const exited = new Promise<void>((resolve) => (markExited = resolve));
+    const slot: Slot = { worker, busy: 0, jobs: 0, retiring: false, exited };
     worker.on('message', (reply: Reply) => this.#settle(reply));
     worker.on('error', (error) => this.#fail(error));
     this.#live += 1;
     worker.on('exit', (code) => {
       this.#live -= 1;
+      markExited();
       if (!this.#closed && !slot.retiring) this.#fail(new Error(`a frame worker exited with code ${code}`));
     });
     this.#slots.push(slot);
@@ -148,7 +160,26 @@ export class FramePool {
     if (this.#closed) return;
     this.#closed = true;
     this.#fail(new Error('the frame pool was closed'));
-    await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
+    await Promise.all(this.#slots.map((slot) => this.#stop(slot)));
+  }
+
+  /**
+   * Asks a worker to exit and waits until it has. Not `terminate()` at
+   * once: a worker still starting up may be inside Node's compilation of a
+   * built-in module (its script loads node:vm), and a termination there
+   * makes V8 print that module's source to the process's stdout, in front
+   * of a command's JSON line (seen in CI when pg_dump failed at once). A
+   * message is handled only after the worker's script has run and between
+   * jobs, so the worker ends at a clean point; `terminate()` is the
+   * fallback for one that does not within STOP_GRACE_MS.
+   */
+  #stop(slot: Slot): Promise<void> {
+    // Referenced while it stops: a process with nothing else to do must wait for it, not exit mid-close.
+    slot.worker.ref();
+    slot.worker.postMessage({ op: 'stop' });
+    const fallback = setTimeout(() => void slot.worker.terminate(), STOP_GRACE_MS);
+    fallback.unref();
+    return slot.exited.then(() => clearTimeout(fallback));
   }
 
   #run(
@@ -191,7 +222,7 @@ export class FramePool {
     if (pending.worker.retiring && pending.worker.busy === 0) {
       const retired = pending.worker;
       this.#slots.splice(this.#slots.indexOf(retired), 1);
-      void retired.worker.terminate();
+      void this.#stop(retired);
     }
     if (reply.threadId !== undefined) this.#threadsUsed.add(reply.threadId);
     if (reply.error !== undefined) {

@@ -51,6 +51,8 @@ const decompress = {
   'zstd-frames': (b, o) => zlib.zstdDecompressSync(b, o),
 }[p.codec];
 parentPort.on('message', (job) => {
+  // The pool's close(): end here, between jobs (worker-pool.ts, #stop).
+  if (job.op === 'stop') process.exit(0);
   const input = Buffer.from(job.input.buffer, job.input.byteOffset, job.input.byteLength);
   try {
     let result;
