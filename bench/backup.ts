@@ -1,4 +1,4 @@
-// `pgwarden backup create` and `restore` against pg_dump / pg_restore, side by
+// `pgwarden backup create`, `restore` and `verify --level 3` against pg_dump / pg_restore, side by
 // side in one run, on generated databases mixing pgbench tables and
 // incompressible text, at two sizes; with each Node runtime given (zstd where
 // it has it, brotli where not) and each number of frame workers. Prints
@@ -188,6 +188,10 @@ restoreVariants.splice(1, 0, {
   workers: 1,
 });
 if (BASELINE_CLI) restoreVariants.push({ ...createVariants.at(-1)! });
+// verify --level 3 (a restore into a scratch database, the row counts compared): the first
+// runtime with its default workers, and the baseline build when given, on the same file.
+const verifyVariants: Variant[] = [restoreVariants[0]!];
+if (BASELINE_CLI) verifyVariants.push({ ...createVariants.at(-1)! });
 
 const loadBefore = loadavg();
 const startedAt = new Date();
@@ -231,6 +235,7 @@ interface SizeResult {
   create: Map<string, VariantResult>;
   restorePlain: number[];
   restore: Map<string, number[]>;
+  verify: Map<string, number[]>;
 }
 
 const results: SizeResult[] = [];
@@ -296,6 +301,7 @@ try {
       ),
       restorePlain: [],
       restore: new Map(restoreVariants.map((v) => [v.label, []])),
+      verify: new Map(verifyVariants.map((v) => [v.label, []])),
     };
     const defaultFile = join(work, `${db}.custom`);
     const z0File = join(work, `${db}.z0.custom`);
@@ -448,6 +454,35 @@ try {
           await cluster.adminQuery(`DROP DATABASE ${target}`);
         },
       ]),
+      ...verifyVariants.map((v): [string, () => Promise<void>] => [
+        `verify --level 3, ${v.label}`,
+        async () => {
+          // One file for every variant: the first runtime's backup with its default codec.
+          const made = createVariants.filter((c) => c.group === restoreVariants[0]!.group).at(-1)!;
+          const run = await timed(
+            v.node,
+            [
+              v.cli,
+              'backup',
+              'verify',
+              join(dirOf(made), `${result.create.get(made.label)!.lastId}.pgwb`),
+              '--level',
+              '3',
+              '--url',
+              url('postgres'),
+              '--key-file',
+              keyFile,
+              '--json',
+              '--pg-bin',
+              cluster.binDir,
+            ],
+            baseEnv,
+          );
+          const json = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ok: boolean };
+          if (!json.ok) throw new Error(`verify --level 3, ${v.label}: ${run.stdout}`);
+          result.verify.get(v.label)!.push(run.ms);
+        },
+      ]),
     ];
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, run] of round % 2 === 0 ? restores : [...restores].reverse()) {
@@ -515,6 +550,22 @@ for (const r of results) {
   lines.push(`| ${(r.dbBytes / MiB).toFixed(0)} MiB | pg_restore of the -Fc file | ${s(plain)} s | 1.00 |`);
   for (const v of restoreVariants) {
     const t = median(r.restore.get(v.label)!);
+    lines.push(
+      `| ${(r.dbBytes / MiB).toFixed(0)} MiB | ${v.label} | ${s(t)} s | ${(t / plain).toFixed(2)} |`,
+    );
+  }
+}
+lines.push(
+  '',
+  'verify --level 3 is a restore into a scratch database plus the SHA-256 pass, the key opened, the row counts and the scratch database created and dropped; pg_restore is the restore alone:',
+  '',
+  '| DB size | verify --level 3 | time | ÷ pg_restore |',
+  '| --- | --- | --- | --- |',
+);
+for (const r of results) {
+  const plain = median(r.restorePlain);
+  for (const v of verifyVariants) {
+    const t = median(r.verify.get(v.label)!);
     lines.push(
       `| ${(r.dbBytes / MiB).toFixed(0)} MiB | ${v.label} | ${s(t)} s | ${(t / plain).toFixed(2)} |`,
     );

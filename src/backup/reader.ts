@@ -92,11 +92,33 @@ export function keyOpener(
         authenticateManifest(manifest, mk, paths.manifest);
       } catch (error) {
         opened.manifestRejected = true;
+        dataKey.fill(0);
+        mk.fill(0);
         throw error;
       }
     }
     opened.manifestKey = mk;
     return dataKey;
+  };
+}
+
+/**
+ * A data key already opened for `header`, and the manifest authenticated
+ * with it: verify opens the key once and hands it to the later passes (one
+ * scrypt run or one KMS call per verification, not one per pass).
+ */
+export interface OpenedDataKey {
+  readonly header: EncodedHeader;
+  /** Copied for each decryptor; its owner zeroes it. */
+  readonly dataKey: Buffer;
+}
+
+/** The `openKey` callback of a ChunkDecryptor for a key opened before: the stream must carry the same header. */
+export function alreadyOpened(opened: OpenedDataKey): (header: EncodedHeader) => Promise<Buffer> {
+  return async (header) => {
+    if (!header.bytes.equals(opened.header.bytes))
+      throw corrupt('The backup header changed while the file was being read.');
+    return Buffer.from(opened.dataKey);
   };
 }
 

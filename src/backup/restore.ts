@@ -8,6 +8,7 @@
  * --single-transaction).
  */
 import { existsSync, createReadStream, createWriteStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Transform } from 'node:stream';
 import { PgwardenError } from '../errors.js';
@@ -19,7 +20,7 @@ import { locateBackup } from './locate.js';
 import { lastLines, spawnTool, type ToolProcess } from './child.js';
 import { ChunkDecryptor } from './format/chunk-decryptor.js';
 import { STREAM_BUFFER } from './format/constants.js';
-import { HashTap } from './io/hash-tap.js';
+import { CountTap, HashTap } from './io/hash-tap.js';
 import { keyResolver, type BackupKeyOptions } from './keys/select.js';
 import { connectedTarget, type ConnectionTarget } from './connected-target.js';
 import { libpqEnvironment, type LibpqSession } from './libpq-env.js';
@@ -31,10 +32,12 @@ import { payloadDecoder } from './payload.js';
 import { findPgTool, toolCommand } from './pg-tools.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import {
+  alreadyOpened,
   checkManifestAgainstHeader,
   keyOpener,
   readHeaderFromFile,
   reclassifyKeyError,
+  type OpenedDataKey,
   type OpenedKeys,
 } from './reader.js';
 import { ToolSink } from './tool-sink.js';
@@ -74,7 +77,14 @@ export interface RestoreResult {
   readonly database: string;
   readonly jobs: number;
   readonly singleTransaction: boolean;
+  /** Bytes of the backup file read. */
   readonly bytes: number;
+  /** Chunks authenticated and decrypted. */
+  readonly chunks: number;
+  /** Bytes of pg_dump's archive handed to pg_restore (after decompression). */
+  readonly dumpBytes: number;
+  /** The pg_restore that ran, e.g. `pg_restore 15.8`. */
+  readonly pgRestore: string;
   readonly durationMs: number;
   readonly manifest: BackupManifest | undefined;
 }
@@ -101,7 +111,15 @@ function majorOf(version: string): number {
   return Number(/^(\d+)/.exec(version)?.[1] ?? 0);
 }
 
-export async function restoreBackup(options: RestoreBackupOptions): Promise<RestoreResult> {
+export function restoreBackup(options: RestoreBackupOptions): Promise<RestoreResult> {
+  return restoreWithKey(options, undefined);
+}
+
+/** `restoreBackup` with the data key already opened (verify --level 3); not part of the public API. */
+export async function restoreWithKey(
+  options: RestoreBackupOptions,
+  openedKey: OpenedDataKey | undefined,
+): Promise<RestoreResult> {
   const started = Date.now();
   const env = options.env ?? process.env;
   const jobs = checkInteger(options.jobs ?? 1, '--jobs', 1, 64);
@@ -183,7 +201,11 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       ...(options.noPrivileges ? ['--no-privileges'] : []),
     ];
     const hash = new HashTap();
-    const decryptor = new ChunkDecryptor({ openKey: keyOpener(resolver, header, manifest, paths, opened) });
+    const decryptor = new ChunkDecryptor({
+      openKey: openedKey ? alreadyOpened(openedKey) : keyOpener(resolver, header, manifest, paths, opened),
+    });
+    // Only counts: the decoder's frames or the decryptor's chunks go on as they are.
+    const dump = new CountTap({ coalesce: false });
     const checkHash = () => {
       if (manifest && (hash.digest() !== manifest.sha256 || hash.bytes !== manifest.sizes.file)) {
         throw corrupt(`The backup file no longer matches the SHA-256 in its manifest.`);
@@ -202,7 +224,7 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
     );
     const source = createReadStream(paths.file, { highWaterMark: STREAM_BUFFER });
     decoder = payloadDecoder(header, { workers });
-    const decrypt = [source, hash, decryptor, decoder] as const;
+    const decrypt = [source, hash, decryptor, decoder, dump] as const;
     try {
       if (jobs === 1) {
         const command = toolCommand(restoreTool, args, 'stdin');
@@ -273,6 +295,9 @@ export async function restoreBackup(options: RestoreBackupOptions): Promise<Rest
       jobs,
       singleTransaction,
       bytes: hash.bytes,
+      chunks: decryptor.chunks,
+      dumpBytes: dump.bytes,
+      pgRestore: `${basename(restoreTool.path)} ${restoreTool.version}`,
       durationMs: Date.now() - started,
       manifest,
     };

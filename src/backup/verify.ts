@@ -4,7 +4,10 @@
  * 2. the data key opened, the manifest's HMAC checked, every chunk
  *    authenticated and decrypted, and `pg_restore --list` reading the dump;
  * 3. a restore into a scratch database, row counts compared with the
- *    manifest's, the scratch database dropped.
+ *    manifest's, the scratch database dropped. Level 2's decryption is
+ *    this restore's own pass (every chunk authenticated, the sizes checked,
+ *    pg_restore reading the whole archive), not a pass before it, and the
+ *    key is opened once for both.
  * The result is written back into the manifest, authenticated when the key
  * was available. An unauthenticated result (no key, or a wrong one) never
  * replaces an authenticated record: anyone who can run `verify` could
@@ -13,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PgwardenError } from '../errors.js';
 import { createPool } from '../pool/pool.js';
@@ -33,14 +37,16 @@ import { assertCodecAvailable } from './frames/codecs.js';
 import { payloadDecoder } from './payload.js';
 import { progressTicker, type ProgressListener } from './progress.js';
 import {
+  alreadyOpened,
   checkFileHash,
   checkManifestAgainstHeader,
   keyOpener,
   readHeaderFromFile,
   reclassifyKeyError,
+  type OpenedDataKey,
   type OpenedKeys,
 } from './reader.js';
-import { restoreBackup } from './restore.js';
+import { restoreWithKey, type RestoreResult } from './restore.js';
 import { compareCounts, countRows } from './row-counts.js';
 import { ToolSink } from './tool-sink.js';
 
@@ -144,8 +150,13 @@ export async function verifyBackup(options: VerifyBackupOptions): Promise<Verify
         }
       },
     );
-    if (haveKeys) await level2(options, paths, manifest, checks, opened, level >= 2, env);
-    if (level === 3) await level3(options, paths, manifest, checks, env);
+    const key = haveKeys ? await openKey(options, paths, manifest, checks, opened, env) : undefined;
+    try {
+      if (level === 2) await decryptAll(options, paths, manifest, checks, key!, env);
+      if (level === 3) await level3(options, paths, manifest, checks, key!, env);
+    } finally {
+      key?.dataKey.fill(0);
+    }
   } catch (error) {
     if (options.signal?.aborted) throw interrupted('verification');
     failure =
@@ -209,15 +220,19 @@ async function step(
   }
 }
 
-async function level2(
+/**
+ * The manifest-hmac check: opens the data key (once per verification) and
+ * authenticates the manifest with it. At level 1 with key material it only
+ * lets the result be recorded authenticated.
+ */
+async function openKey(
   options: VerifyBackupOptions,
   paths: BackupPaths,
   manifest: BackupManifest,
   checks: VerifyCheck[],
   opened: OpenedKeys,
-  full: boolean,
   env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>,
-): Promise<void> {
+): Promise<OpenedDataKey> {
   const header = readHeaderFromFile(paths.file);
   let dataKey: Buffer | undefined;
   await step(checks, 'manifest-hmac', 'manifest authenticated with the backup key', async () => {
@@ -229,11 +244,24 @@ async function level2(
       throw await reclassifyKeyError(error, paths, manifest);
     }
   });
-  try {
-    if (full) await decryptAll(options, paths, manifest, checks, header, dataKey!, env);
-  } finally {
-    dataKey?.fill(0);
+  return { header, dataKey: dataKey! };
+}
+
+/** The counts of a full decryption against the manifest; the check's detail when they agree. */
+function checkDecrypted(
+  manifest: BackupManifest,
+  counted: { chunks: number; plaintextBytes?: number; dumpBytes: number },
+): string {
+  if (counted.chunks !== manifest.chunks) {
+    throw corrupt(`The file holds ${counted.chunks} chunks; its manifest says ${manifest.chunks}.`);
   }
+  if (counted.dumpBytes !== manifest.sizes.dump) {
+    throw corrupt(
+      `The dump decompresses to ${counted.dumpBytes} bytes; its manifest says ${manifest.sizes.dump}.`,
+    );
+  }
+  const decrypted = counted.plaintextBytes === undefined ? '' : `, ${counted.plaintextBytes} bytes decrypted`;
+  return `${counted.chunks} chunks authenticated${decrypted}, ${counted.dumpBytes} bytes of dump`;
 }
 
 async function decryptAll(
@@ -241,10 +269,10 @@ async function decryptAll(
   paths: BackupPaths,
   manifest: BackupManifest,
   checks: VerifyCheck[],
-  header: EncodedHeader,
-  dataKey: Buffer,
+  key: OpenedDataKey,
   env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>,
 ): Promise<void> {
+  const { header } = key;
   const pgRestore = findPgTool('pg_restore', {
     pgBin: options.pgBin,
     env,
@@ -252,14 +280,7 @@ async function decryptAll(
   });
   const hash = new HashTap();
   const dump = new CountTap();
-  // The key was opened (and the manifest authenticated) above; the stream must carry the same header.
-  const decryptor = new ChunkDecryptor({
-    openKey: async (read) => {
-      if (!read.bytes.equals(header.bytes))
-        throw corrupt('The backup header changed while the file was being read.');
-      return Buffer.from(dataKey);
-    },
-  });
+  const decryptor = new ChunkDecryptor({ openKey: alreadyOpened(key) });
   const command = toolCommand(pgRestore, ['--list', '--format=custom'], 'stdin');
   const tool = spawnTool(
     command.path,
@@ -298,16 +319,13 @@ async function decryptAll(
       );
       if (hash.digest() !== manifest.sha256)
         throw corrupt('The backup file changed while it was being verified.');
-      if (decryptor.chunks !== manifest.chunks) {
-        throw corrupt(`The file holds ${decryptor.chunks} chunks; its manifest says ${manifest.chunks}.`);
-      }
-      if (dump.bytes !== manifest.sizes.dump) {
-        throw corrupt(
-          `The dump decompresses to ${dump.bytes} bytes; its manifest says ${manifest.sizes.dump}.`,
-        );
-      }
+      const detail = checkDecrypted(manifest, {
+        chunks: decryptor.chunks,
+        plaintextBytes: decryptor.plaintextBytes,
+        dumpBytes: dump.bytes,
+      });
       ticker.stop(true);
-      return `${decryptor.chunks} chunks authenticated, ${decryptor.plaintextBytes} bytes decrypted, ${dump.bytes} bytes of dump`;
+      return detail;
     });
     const exit = await tool.exited;
     await step(checks, 'pg_restore-list', '', async () => {
@@ -320,7 +338,7 @@ async function decryptAll(
           },
         );
       }
-      return `${pgRestore.path.replace(/.*\//, '')} ${pgRestore.version} listed ${entries} archive entries`;
+      return `${basename(pgRestore.path)} ${pgRestore.version} listed ${entries} archive entries`;
     });
   } finally {
     ticker.stop(false);
@@ -334,6 +352,7 @@ async function level3(
   paths: BackupPaths,
   manifest: BackupManifest,
   checks: VerifyCheck[],
+  key: OpenedDataKey,
   env: NodeJS.ProcessEnv | Readonly<Record<string, string | undefined>>,
 ): Promise<void> {
   const scratch = `pgwarden_verify_${randomBytes(6).toString('hex')}`;
@@ -349,27 +368,34 @@ async function level3(
   try {
     await admin.query(`CREATE DATABASE ${quoteIdentifier(scratch)} TEMPLATE template0`);
     created = true;
+    // One pass: the restore authenticates and decrypts every chunk, checks the file's hash
+    // and hands the whole archive to pg_restore, which is what level 2 does on its own.
+    let restored: RestoreResult | undefined;
     await step(checks, 'scratch-restore', '', async () => {
-      const result = await restoreBackup({
-        target: paths.file,
-        connection: { ...options.connection, database: scratch },
-        env,
-        ...(options.keys ? { keys: options.keys } : {}),
-        ...(options.pgBin ? { pgBin: options.pgBin } : {}),
-        noOwner: true,
-        noPrivileges: true,
-        requireManifest: true,
-        ...(options.workers !== undefined ? { workers: options.workers } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onProgress
-          ? {
-              onProgress: (p) => options.onProgress!({ ...p, operation: 'verify' }),
-              progressIntervalMs: options.progressIntervalMs,
-            }
-          : {}),
-      });
-      return `restored into scratch database ${scratch} in ${result.durationMs} ms`;
+      restored = await restoreWithKey(
+        {
+          target: paths.file,
+          connection: { ...options.connection, database: scratch },
+          env,
+          ...(options.keys ? { keys: options.keys } : {}),
+          ...(options.pgBin ? { pgBin: options.pgBin } : {}),
+          noOwner: true,
+          noPrivileges: true,
+          requireManifest: true,
+          ...(options.workers !== undefined ? { workers: options.workers } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.onProgress
+            ? {
+                onProgress: (p) => options.onProgress!({ ...p, operation: 'verify' }),
+                progressIntervalMs: options.progressIntervalMs,
+              }
+            : {}),
+        },
+        key,
+      );
+      return `${restored.pgRestore} restored ${restored.dumpBytes} bytes of dump into scratch database ${scratch} in ${restored.durationMs} ms`;
     });
+    await step(checks, 'chunks', '', async () => checkDecrypted(manifest, restored!));
     const expected = manifest.tables;
     if (expected === null) {
       checks.push({

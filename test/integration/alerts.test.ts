@@ -24,6 +24,7 @@ import {
   type Cluster,
   type Pki,
   type PkiFiles,
+  withoutConnectionVariables,
 } from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -67,11 +68,7 @@ function run(
 }
 
 function cliEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT|PGWARDEN_)/.test(k),
-    ),
-  );
+  const clean = withoutConnectionVariables(['PGWARDEN_']);
   return { ...clean, PGWARDEN_HOME: emptyHome, ...env };
 }
 

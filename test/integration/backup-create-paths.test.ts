@@ -20,7 +20,14 @@ import { INFO_MANIFEST, INFO_PAYLOAD } from '../../src/backup/format/constants.j
 import { findPgTool } from '../../src/backup/pg-tools.js';
 import { PgwardenError } from '../../src/errors.js';
 import { AwsSecretsManagerServer, TEST_AWS_CREDENTIALS } from '../support/aws-secrets-manager-server.js';
-import { assertNoCanary, canary, findFreePort, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  findFreePort,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const password = canary();
@@ -74,11 +81,7 @@ describe('the tools connect where the pool connected', () => {
     aws.createSecret('app/db', JSON.stringify({ username: 'app', password, engine: 'postgres' }));
     // Rotation half done: the secret moved on, the database was not told yet.
     aws.rotateSecret('app/db', JSON.stringify({ username: 'app', password: rejected, engine: 'postgres' }));
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT|AWS_)/.test(k),
-      ),
-    );
+    const clean = withoutConnectionVariables(['AWS_']);
     // Not spawnSync: the stand-in AWS server answers from this process's event loop.
     const child = spawn(
       process.execPath,

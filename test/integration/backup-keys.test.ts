@@ -18,7 +18,14 @@ import {
   type CreateBackupResult,
 } from '../../src/backup/index.js';
 import { readHeaderFromFile } from '../../src/backup/reader.js';
-import { assertNoCanary, canary, createPki, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  createPki,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 import { KmsServer, TEST_KMS_CREDENTIALS } from '../support/kms-server.js';
 import { VaultTransitServer } from '../support/vault-transit-server.js';
 
@@ -50,11 +57,7 @@ async function run(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ status: number; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT|AWS_|VAULT_)/.test(k),
-    ),
-  );
+  const clean = withoutConnectionVariables(['AWS_', 'VAULT_']);
   const child = spawn(process.execPath, [...CLI, ...args], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -146,6 +149,29 @@ describe('AWS KMS', () => {
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal(result.recorded, 'authenticated');
     assert.equal(kms.count('Decrypt'), decrypts + 1, 'one Decrypt per verification');
+  });
+
+  test('verify level 3 opens the key once for all its checks: one Decrypt, not one per level', async () => {
+    const decrypts = kms.count('Decrypt');
+    const result = await verifyBackup({
+      target: backup.file,
+      level: 3,
+      keys: { kms: kmsOptions() },
+      connection: { url: url('app') },
+      env: {},
+    });
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual(
+      result.checks.map((c) => `${c.name}:${c.status}`),
+      [
+        'file-sha256:passed',
+        'manifest-hmac:passed',
+        'scratch-restore:passed',
+        'chunks:passed',
+        'row-counts:passed',
+      ],
+    );
+    assert.equal(kms.count('Decrypt'), decrypts + 1);
   });
 
   test('another KMS key: WRONG_KEY; access denied, disabled key, bad credentials, outage: KEY_SERVICE', async () => {

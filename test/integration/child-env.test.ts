@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { generateKeyFile } from '../../src/backup/index.js';
 import { findPgTool } from '../../src/backup/pg-tools.js';
 import { STDIO_BUFFER } from '../../src/backup/stdio-buffer.js';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const password = canary();
@@ -82,11 +88,7 @@ function recorded(): Recorded[] {
 }
 
 function run(args: string[]): { status: number; stdout: string; stderr: string } {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT|AWS_|VAULT_)/.test(k),
-    ),
-  );
+  const clean = withoutConnectionVariables(['AWS_', 'VAULT_']);
   // The password comes from PGPASSWORD, as a cron job's environment would give it.
   const result = spawnSync(process.execPath, [...CLI, ...args], {
     env: { ...clean, ...secrets, PGPASSWORD: password, LANG: 'C.UTF-8', TZ: 'UTC' },

@@ -16,7 +16,13 @@ import { inspect } from 'node:util';
 import { credsCommand } from '../../src/cli/commands/creds.js';
 import { createKeychainProvider } from '../../src/secrets/keychain.js';
 import { keyringSkipReason, startKeyring, type TestKeyring } from '../support/keychain.js';
-import { assertNoCanary, canary, startCluster, type Cluster } from '../support/index.js';
+import {
+  assertNoCanary,
+  canary,
+  startCluster,
+  type Cluster,
+  withoutConnectionVariables,
+} from '../support/index.js';
 
 const skip = keyringSkipReason();
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -41,11 +47,7 @@ function noLeak(text: string, secretOk = false): void {
 
 /** The CLI as a child process with a clean environment. */
 function spawnCli(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Run {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT|DBUS_|XDG_RUNTIME)/.test(k),
-    ),
-  );
+  const clean = withoutConnectionVariables(['DBUS_', 'XDG_RUNTIME']);
   const result = spawnSync(process.execPath, [...CLI, 'creds', ...args], {
     env: { ...clean, ...keyring.env, PGWARDEN_HOME: home, ...options.env },
     input: options.input ?? '',

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SecretError } from '../../src/errors.js';
 import { createProviderFromEnv } from '../../src/secrets/select.js';
-import { assertNoCanary, canary } from '../support/index.js';
+import { assertNoCanary, canary, withoutConnectionVariables } from '../support/index.js';
 import { TripwireServer } from '../support/tripwire-server.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
@@ -38,11 +38,7 @@ function run(
   env: Record<string, string>,
   nodeArgs: readonly string[] = [],
 ): Promise<{ status: number; out: string }> {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([k]) => !/^(PG|DB_|DATABASE_|APP_ENV|NODE_ENV|ENVIRONMENT|AWS_|VAULT_|SECRETS_)/.test(k),
-    ),
-  );
+  const clean = withoutConnectionVariables(['AWS_', 'VAULT_', 'SECRETS_']);
   const child = spawn(process.execPath, [...nodeArgs, ...CLI, ...args], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -239,7 +239,7 @@ function formatVerify(result: VerifyResult): string {
 function formatRestore(result: RestoreResult): string {
   return [
     `✓ restored backup ${result.id} into database ${result.database}`,
-    `  ${result.jobs > 1 ? `${result.jobs} parallel jobs (decrypted to a temporary file first)` : 'streamed'}${result.singleTransaction ? ', one transaction' : ''}, ${formatBytes(result.bytes)} read in ${(result.durationMs / 1000).toFixed(1)} s`,
+    `  ${result.jobs > 1 ? `${result.jobs} parallel jobs (decrypted to a temporary file first)` : 'streamed'}${result.singleTransaction ? ', one transaction' : ''}, ${formatBytes(result.bytes)} read, ${formatBytes(result.dumpBytes)} of dump to ${result.pgRestore}, in ${(result.durationMs / 1000).toFixed(1)} s`,
     '',
   ].join('\n');
 }
