@@ -7,27 +7,22 @@
  * is that two writers read the same old content.
  *
  * The lock is a file created with O_EXCL (`.credentials.lock`, 0600,
- * holding the owner's pid, host and start time). Waiters poll with jitter
- * until `timeoutMs`, then fail with `PGW_CREDS_STORE_BUSY`; nothing has
- * changed then. A lock whose owner process is gone (same host) is taken
+ * holding the owner's pid, host and start time: src/fs/lock-file.ts).
+ * Waiters poll with jitter until `timeoutMs`, then fail with
+ * `PGW_CREDS_STORE_BUSY`; nothing has changed then. A lock whose owner process is gone (same host) is taken
  * over. Within one process the lock is re-entrant along one async call
  * chain (the store holds it while its file backend takes it again).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  isLockStale,
+  readLockHolder,
+  releaseOnExit,
+  takeOverStaleLock,
+  tryCreateLock,
+} from '../fs/lock-file.js';
 import { CredsError } from './creds-error.js';
 import { ensurePrivateDir } from './metadata-file.js';
 
@@ -35,84 +30,18 @@ export const STORE_LOCK_FILE = '.credentials.lock';
 /** Default wait for a lock held by another process: longer than any change takes, even with a scrypt derivation. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
 
-interface Holder {
-  pid: number;
-  host: string;
-  startedAt: string;
-}
-
 const held = new AsyncLocalStorage<ReadonlySet<string>>();
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readHolder(path: string): Holder | undefined {
-  try {
-    const info = JSON.parse(readFileSync(path, 'utf8')) as Partial<Holder>;
-    return typeof info.pid === 'number' && typeof info.host === 'string' ? (info as Holder) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isStale(path: string, holder: Holder | undefined): boolean {
-  if (holder) return holder.host === hostname() && !alive(holder.pid);
-  // Unreadable: a writer died between create and write, or is writing now. Give it a minute.
-  try {
-    return Date.now() - statSync(path).mtimeMs > 60_000;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Removes a stale lock without removing a live one that replaced it in the
- * meantime: the lock is renamed away (atomic, so only one taker wins), and
- * put back if what was renamed is not the lock judged stale.
- */
-function takeOver(path: string, stale: Holder | undefined): void {
-  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    renameSync(path, aside);
-  } catch {
-    return; // another waiter took it over first
-  }
-  const moved = readHolder(aside);
-  if (stale && moved && (moved.pid !== stale.pid || moved.startedAt !== stale.startedAt)) {
-    try {
-      linkSync(aside, path);
-    } catch {
-      // Someone locked again in between; the live lock we moved is lost, which is the rare race left.
-    }
-  }
-  rmSync(aside, { force: true });
-}
-
 function tryCreate(path: string): boolean {
-  let fd: number;
   try {
-    fd = openSync(path, 'wx', 0o600);
+    return tryCreateLock(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new CredsError('PGW_CREDS_STORE_WRITE_FAILED', `The lock file ${path} cannot be created.`, {
       option: 'PGWARDEN_HOME',
       fix: 'Check that PGWARDEN_HOME is a writable directory owned by you.',
       cause: error,
     });
   }
-  try {
-    const holder: Holder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
-    writeSync(fd, `${JSON.stringify(holder)}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
 }
 
 export interface StoreLockOptions {
@@ -133,10 +62,10 @@ export async function withStoreLock<T>(
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   while (!tryCreate(path)) {
-    const holder = readHolder(path);
+    const holder = readLockHolder(path);
     // Judged on every poll: an owner may die while we wait.
-    if (isStale(path, holder)) {
-      takeOver(path, holder);
+    if (isLockStale(path, holder)) {
+      takeOverStaleLock(path, holder);
       continue;
     }
     if (Date.now() >= deadline) {
@@ -151,12 +80,7 @@ export async function withStoreLock<T>(
     }
     await sleep(15 + Math.floor(Math.random() * 35));
   }
-  const onExit = () => release();
-  const release = () => {
-    process.removeListener('exit', onExit);
-    if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true });
-  };
-  process.once('exit', onExit);
+  const release = releaseOnExit(path);
   try {
     return await held.run(new Set([...(mine ?? []), path]), fn);
   } finally {
