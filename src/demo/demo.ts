@@ -157,7 +157,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     );
 
     // ── pgwarden audit: an insecure cluster audited, hardened, audited again; both HTML reports kept ──
-    const { runAuditDemo } = await import('../audit/demo-steps.js');
+    const { runAuditDemo } = await import('./audit-steps.js');
     const audit = await runAuditDemo({ record, keep, dir });
     // ── end of the audit steps ──
 

@@ -103,13 +103,7 @@ export function classifyConnectError(error: unknown, ctx: ConnectContext): Pgwar
     );
   }
   if (/SASL: SCRAM-SERVER-FINAL-MESSAGE/.test(message)) {
-    return make(
-      'conn',
-      'PGW_CONN_AUTH_FAILED',
-      `The server rejected the password of user "${ctx.user}".`,
-      'password',
-      'Check the password (DB_PASSWORD, PGPASSWORD or the secrets backend) and whether it has expired (VALID UNTIL).',
-    );
+    return passwordRejected(ctx, make);
   }
   if (code === 'ECONNREFUSED') {
     return make(
@@ -176,6 +170,17 @@ const STARTUP_PARAMETER_OPTIONS: Record<string, string> = {
   application_name: 'applicationName (PGAPPNAME)',
 };
 
+/** The server refused the password: its 28P01, or a SCRAM exchange whose final message did not verify. */
+function passwordRejected(ctx: ConnectContext, make: Make): PgwardenError {
+  return make(
+    'conn',
+    'PGW_CONN_AUTH_FAILED',
+    `The server rejected the password of user "${ctx.user}".`,
+    'password',
+    'Check the password (DB_PASSWORD, PGPASSWORD or the secrets backend) and whether it has expired (VALID UNTIL).',
+  );
+}
+
 /** An error the server (or a pooler speaking for it) sent while the connection was being set up. */
 function classifyServerRefusal(
   error: unknown,
@@ -197,13 +202,7 @@ function classifyServerRefusal(
     );
   }
   if (sqlstate === '28P01') {
-    return make(
-      'conn',
-      'PGW_CONN_AUTH_FAILED',
-      `The server rejected the password of user "${ctx.user}".`,
-      'password',
-      'Check the password (DB_PASSWORD, PGPASSWORD or the secrets backend) and whether it has expired (VALID UNTIL).',
-    );
+    return passwordRejected(ctx, make);
   }
   if (sqlstate === '28000') {
     if (/pg_hba\.conf/.test(message)) {

@@ -10,6 +10,29 @@ import { guardAwsEndpoint, type AwsClientLike } from '../net/aws-endpoint-guard.
 import { judgeEndpoint, type EndpointProblem } from '../net/secure-endpoint.js';
 import type { AwsService } from './aws-errors.js';
 import { backendError } from './backend-error.js';
+import { firstVar, readVar, type EnvSource } from './env-source.js';
+
+/** Where a backend's AWS client goes, as read from the environment. */
+export interface AwsLocation {
+  region: string | undefined;
+  endpoint?: string;
+  /** The variable `endpoint` came from, for messages. */
+  endpointOption?: string;
+}
+
+/**
+ * The region (`AWS_REGION`, else `AWS_DEFAULT_REGION`) and the endpoint
+ * (the service's own variable, e.g. `AWS_ENDPOINT_URL_SSM`, before
+ * `AWS_ENDPOINT_URL`), in the order the AWS SDK reads them.
+ */
+export function awsLocationFromEnv(env: EnvSource, service: AwsService): AwsLocation {
+  const region = firstVar(env, ['AWS_REGION', 'AWS_DEFAULT_REGION'])?.value;
+  for (const option of [service.endpointOption, 'AWS_ENDPOINT_URL']) {
+    const endpoint = readVar(env, option);
+    if (endpoint !== undefined) return { region, endpoint, endpointOption: option };
+  }
+  return { region };
+}
 
 function configError(backend: string, option: string, problem: EndpointProblem): SecretError {
   return backendError('PGW_SECRET_CONFIG', backend, problem.message, { option, fix: problem.fix });

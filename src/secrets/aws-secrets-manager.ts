@@ -4,10 +4,10 @@ import type {
   SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
 import { abortedError, backendError } from './backend-error.js';
-import { firstVar, readVar, requireVar, type EnvSource } from './env-source.js';
+import { requireVar, type EnvSource } from './env-source.js';
 import { defaultSecretLogger, type SecretLogger } from './logger.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
-import { checkAwsEndpointSetting, guardAwsClient } from './aws-endpoint.js';
+import { awsLocationFromEnv, checkAwsEndpointSetting, guardAwsClient } from './aws-endpoint.js';
 import { mapAwsError, SECRETS_MANAGER } from './aws-errors.js';
 import { credentialsFromSecretText } from './secret-text.js';
 
@@ -55,17 +55,8 @@ export function awsSecretsManagerSettingsFromEnv(env: EnvSource): AwsSecretsMana
       BACKEND,
       'the secret (name or ARN) holding the database credentials',
     ),
-    region: firstVar(env, ['AWS_REGION', 'AWS_DEFAULT_REGION'])?.value,
-    ...endpointFromEnv(env),
+    ...awsLocationFromEnv(env, SECRETS_MANAGER),
   };
-}
-
-function endpointFromEnv(env: EnvSource): Pick<AwsSecretsManagerSettings, 'endpoint' | 'endpointOption'> {
-  for (const option of ['AWS_ENDPOINT_URL_SECRETS_MANAGER', 'AWS_ENDPOINT_URL']) {
-    const endpoint = readVar(env, option);
-    if (endpoint !== undefined) return { endpoint, endpointOption: option };
-  }
-  return {};
 }
 
 /**

@@ -1,9 +1,9 @@
 import type { GetParameterCommandOutput, SSMClient, SSMClientConfig } from '@aws-sdk/client-ssm';
 import { abortedError, backendError } from './backend-error.js';
-import { firstVar, readVar, requireVar, type EnvSource } from './env-source.js';
+import { requireVar, type EnvSource } from './env-source.js';
 import { defaultSecretLogger, logSecretEvent, type SecretLogger } from './logger.js';
 import type { Credentials, ProviderDescription, SecretProvider } from './provider.js';
-import { checkAwsEndpointSetting, guardAwsClient } from './aws-endpoint.js';
+import { awsLocationFromEnv, checkAwsEndpointSetting, guardAwsClient } from './aws-endpoint.js';
 import { mapAwsError, type AwsService } from './aws-errors.js';
 import { credentialsFromSecretText } from './secret-text.js';
 
@@ -50,17 +50,8 @@ export function awsSsmSettingsFromEnv(env: EnvSource): AwsSsmSettings {
       BACKEND,
       'the Parameter Store parameter (a SecureString) holding the database password or credentials',
     ),
-    region: firstVar(env, ['AWS_REGION', 'AWS_DEFAULT_REGION'])?.value,
-    ...endpointFromEnv(env),
+    ...awsLocationFromEnv(env, SSM),
   };
-}
-
-function endpointFromEnv(env: EnvSource): Pick<AwsSsmSettings, 'endpoint' | 'endpointOption'> {
-  for (const option of ['AWS_ENDPOINT_URL_SSM', 'AWS_ENDPOINT_URL']) {
-    const endpoint = readVar(env, option);
-    if (endpoint !== undefined) return { endpoint, endpointOption: option };
-  }
-  return {};
 }
 
 /**

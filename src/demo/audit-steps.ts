@@ -9,16 +9,16 @@
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { keepCluster, type DemoLogin, type KeptCluster } from '../demo/kept-cluster.js';
+import { keepCluster, type DemoLogin, type KeptCluster } from './kept-cluster.js';
 import { Secret } from '../redact/secret.js';
 import { scramSha256Verifier } from '../sql/scram-verifier.js';
 import { createPki } from '../testing/pki.js';
 import { startCluster, type Cluster } from '../testing/cluster.js';
 import { resolveServerUser } from '../testing/os-user.js';
-import { formatHtml } from './report/html.js';
-import { blockingFindings, type AuditReport } from './report-model.js';
-import { runAudit } from './runner.js';
-import { atOrAbove } from './severity.js';
+import { formatHtml } from '../audit/report/html.js';
+import { blockingFindings, type AuditReport } from '../audit/report-model.js';
+import { runAudit } from '../audit/runner.js';
+import { atOrAbove } from '../audit/severity.js';
 
 export interface AuditDemoStep {
   readonly title: string;
