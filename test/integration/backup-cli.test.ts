@@ -193,7 +193,12 @@ describe('a scheduled run', () => {
       '--json',
     ]);
     assert.equal(restored.status, 0, restored.stdout + restored.stderr);
-    assert.equal(oneJsonLine(restored.stdout).singleTransaction, true);
+    const line = oneJsonLine(restored.stdout);
+    assert.equal(line.singleTransaction, true);
+    assert.ok(Number.isInteger(line.chunks) && line.chunks >= 1, restored.stdout);
+    assert.ok(Number.isInteger(line.dumpBytes) && line.dumpBytes > 0, restored.stdout);
+    assert.match(line.pgRestore, /^pg_restore \d+\.\d+/);
+    assert.equal(line.manifest, undefined, 'the manifest stays in its file');
     const again = run([
       'backup',
       'restore',
