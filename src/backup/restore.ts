@@ -112,13 +112,24 @@ function majorOf(version: string): number {
 }
 
 export function restoreBackup(options: RestoreBackupOptions): Promise<RestoreResult> {
-  return restoreWithKey(options, undefined);
+  return restoreAuthenticated(options, undefined);
 }
 
-/** `restoreBackup` with the data key already opened (verify --level 3); not part of the public API. */
-export async function restoreWithKey(
+/**
+ * What verify --level 3 has already established before its restore: the
+ * data key opened and the manifest authenticated with it. The restore uses
+ * that manifest, not a second reading of the file, which would be a new
+ * and unauthenticated one.
+ */
+export interface AuthenticatedBackup {
+  readonly key: OpenedDataKey;
+  readonly manifest: BackupManifest;
+}
+
+/** `restoreBackup` of a backup already authenticated (verify --level 3); not part of the public API. */
+export async function restoreAuthenticated(
   options: RestoreBackupOptions,
-  openedKey: OpenedDataKey | undefined,
+  authenticated: AuthenticatedBackup | undefined,
 ): Promise<RestoreResult> {
   const started = Date.now();
   const env = options.env ?? process.env;
@@ -128,7 +139,7 @@ export async function restoreWithKey(
   const singleTransaction = jobs === 1 && (options.singleTransaction ?? true);
   const { signal } = options;
   const paths = locateBackup(options.target, options.dir);
-  const manifest = loadManifest(paths, options.requireManifest ?? false);
+  const manifest = authenticated?.manifest ?? loadManifest(paths, options.requireManifest ?? false);
   const header = readHeaderFromFile(paths.file);
   if (manifest) checkManifestAgainstHeader(manifest, header, paths);
   // A codec this runtime lacks is refused before the target is touched.
@@ -202,7 +213,9 @@ export async function restoreWithKey(
     ];
     const hash = new HashTap();
     const decryptor = new ChunkDecryptor({
-      openKey: openedKey ? alreadyOpened(openedKey) : keyOpener(resolver, header, manifest, paths, opened),
+      openKey: authenticated
+        ? alreadyOpened(authenticated.key)
+        : keyOpener(resolver, header, manifest, paths, opened),
     });
     // Only counts: the decoder's frames or the decryptor's chunks go on as they are.
     const dump = new CountTap({ coalesce: false });

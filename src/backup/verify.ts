@@ -46,7 +46,7 @@ import {
   type OpenedDataKey,
   type OpenedKeys,
 } from './reader.js';
-import { restoreWithKey, type RestoreResult } from './restore.js';
+import { restoreAuthenticated, type RestoreResult } from './restore.js';
 import { compareCounts, countRows } from './row-counts.js';
 import { ToolSink } from './tool-sink.js';
 
@@ -372,7 +372,7 @@ async function level3(
     // and hands the whole archive to pg_restore, which is what level 2 does on its own.
     let restored: RestoreResult | undefined;
     await step(checks, 'scratch-restore', '', async () => {
-      restored = await restoreWithKey(
+      restored = await restoreAuthenticated(
         {
           target: paths.file,
           connection: { ...options.connection, database: scratch },
@@ -391,7 +391,7 @@ async function level3(
               }
             : {}),
         },
-        key,
+        { key, manifest },
       );
       return `${restored.pgRestore} restored ${restored.dumpBytes} bytes of dump into scratch database ${scratch} in ${restored.durationMs} ms`;
     });
