@@ -117,9 +117,9 @@ export function restoreBackup(options: RestoreBackupOptions): Promise<RestoreRes
 
 /**
  * What verify --level 3 has already established before its restore: the
- * data key opened and the manifest authenticated with it. The restore uses
- * that manifest, not a second reading of the file, which would be a new
- * and unauthenticated one.
+ * header read, the data key opened and the manifest authenticated with it.
+ * The restore uses these, not a second reading of the files, which could
+ * give a new and unauthenticated manifest.
  */
 export interface AuthenticatedBackup {
   readonly key: OpenedDataKey;
@@ -140,7 +140,8 @@ export async function restoreAuthenticated(
   const { signal } = options;
   const paths = locateBackup(options.target, options.dir);
   const manifest = authenticated?.manifest ?? loadManifest(paths, options.requireManifest ?? false);
-  const header = readHeaderFromFile(paths.file);
+  // Verify read and checked the header with the key; the stream is held to those same bytes.
+  const header = authenticated?.key.header ?? readHeaderFromFile(paths.file);
   if (manifest) checkManifestAgainstHeader(manifest, header, paths);
   // A codec this runtime lacks is refused before the target is touched.
   assertCodecAvailable(header.header.compression, 'read');

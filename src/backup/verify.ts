@@ -381,7 +381,6 @@ async function level3(
           ...(options.pgBin ? { pgBin: options.pgBin } : {}),
           noOwner: true,
           noPrivileges: true,
-          requireManifest: true,
           ...(options.workers !== undefined ? { workers: options.workers } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
           ...(options.onProgress

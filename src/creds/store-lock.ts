@@ -9,9 +9,10 @@
  * The lock is a file created with O_EXCL (`.credentials.lock`, 0600,
  * holding the owner's pid, host and start time: src/fs/lock-file.ts).
  * Waiters poll with jitter until `timeoutMs`, then fail with
- * `PGW_CREDS_STORE_BUSY`; nothing has changed then. A lock whose owner process is gone (same host) is taken
- * over. Within one process the lock is re-entrant along one async call
- * chain (the store holds it while its file backend takes it again).
+ * `PGW_CREDS_STORE_BUSY`; nothing has changed then. A lock whose owner
+ * process is gone (same host) is taken over. Within one process the lock is
+ * re-entrant along one async call chain (the store holds it while its file
+ * backend takes it again).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
